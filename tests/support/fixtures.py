@@ -1,0 +1,1 @@
+"""Fixtures shared across test modules (servers that speak real protocols, factories)."""
