@@ -1,0 +1,42 @@
+"""Channels: one small interface (``send(message) -> Receipt``) per medium; see base.py."""
+
+from __future__ import annotations
+
+from functools import cache
+from urllib.parse import urlsplit
+
+from drip.channels.base import EmailChannel, SmsChannel
+
+
+@cache
+def build_channels() -> tuple[SmsChannel, EmailChannel]:
+    """The configured channels (per process): the file outbox, or Twilio + SMTP when live."""
+    from django.conf import settings
+
+    domain = urlsplit(settings.DRIP_PUBLIC_BASE_URL).hostname or "drip.local"
+    if settings.DRIP_CHANNELS == "outbox":
+        from drip.channels.outbox import OutboxEmail, OutboxSms
+
+        return OutboxSms(settings.DRIP_OUTBOX_DIR), OutboxEmail(
+            settings.DRIP_OUTBOX_DIR, from_email=settings.DEFAULT_FROM_EMAIL, message_id_domain=domain)
+    from drip.channels.email import SmtpEmail
+    from drip.channels.sms import TwilioSms
+
+    base = settings.DRIP_PUBLIC_BASE_URL
+    sms = TwilioSms(
+        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN,
+        from_number=settings.TWILIO_FROM_NUMBER, messaging_service_sid=settings.TWILIO_MESSAGING_SERVICE_SID,
+        status_callback_url=lambda delivery_id: f"{base}/webhooks/twilio/status?delivery={delivery_id}",
+        timeout_s=settings.TWILIO_TIMEOUT_S, api_base_url=settings.TWILIO_API_BASE_URL,
+    )
+    email = SmtpEmail(
+        host=settings.EMAIL_HOST, port=settings.EMAIL_PORT, username=settings.EMAIL_HOST_USER,
+        password=settings.EMAIL_HOST_PASSWORD, use_tls=settings.EMAIL_USE_TLS,
+        timeout_s=settings.EMAIL_TIMEOUT, from_email=settings.DEFAULT_FROM_EMAIL, message_id_domain=domain,
+    )
+    return sms, email
+
+
+def reset_channels() -> None:
+    """Forget the cached channels (tests that change settings)."""
+    build_channels.cache_clear()

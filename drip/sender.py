@@ -1,0 +1,234 @@
+"""The sender: the state machine of one delivery, run for a batch (DESIGN §4).
+
+A sliding window keeps up to ``concurrency`` provider calls in flight. Rows are moved
+queued -> sending (compare-and-set) just before their call, in small groups, so a worker killed
+mid-batch strands only the calls in flight; rows still ``queued`` come back via the lease.
+Only the main thread touches the database; pool threads only call providers.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import connection
+
+from drip import catalog, links
+from drip.backoff import compute_backoff
+from drip.channels.base import EmailChannel, OutgoingEmail, OutgoingSms, Receipt, SmsChannel
+from drip.errors import DeliveryError, PermanentDeliveryError, RecipientOptedOutError, TransientDeliveryError
+from drip.models import Delivery, Enrollment, Infusion
+from drip.planner import SkipReason, in_send_window, next_window_opening
+from drip.rendering import build_context, render_email, render_sms
+
+log = logging.getLogger("drip.sender")
+S = Delivery.Status
+_RESULT_FIELDS = ["status", "provider_id", "sent_at", "error_code", "error_text", "due_at", "queued_at"]
+
+
+@dataclass
+class BatchReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+    deferred: int = 0
+    not_claimed: int = 0
+    opted_out_patients: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class _Go:
+    row: Delivery
+    outgoing: OutgoingSms | OutgoingEmail
+
+
+def send_deliveries(
+    ids: Sequence[int], *, now: datetime, sms: SmsChannel, email: EmailChannel, concurrency: int,
+    rand: Callable[[], float] = random.random,
+) -> BatchReport:
+    """Send every delivery in ``ids`` that is still ``queued``; anything else is left alone."""
+    report = BatchReport()
+    pending = list(ids)
+    in_flight: dict[Future[Receipt | DeliveryError], Delivery] = {}
+    refill_at = max(1, concurrency // 4)  # claim in groups: fewer statements, same small window
+    while pending or in_flight:
+        free = concurrency - len(in_flight)
+        if pending and (free >= refill_at or not in_flight):
+            take, pending = pending[:free], pending[free:]
+            for go in _start(take, now, report):
+                channel = sms if isinstance(go.outgoing, OutgoingSms) else email
+                in_flight[_pool(concurrency).submit(_call, channel, go.outgoing)] = go.row
+            continue
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        _record([(in_flight.pop(f), f.result()) for f in done], now, rand, report)
+    _apply_opt_outs(report, now)
+    log.info("batch.done ids=%d sent=%d retried=%d failed=%d skipped=%d deferred=%d not_claimed=%d",
+             len(ids), report.sent, report.retried, report.failed, report.skipped, report.deferred,
+             report.not_claimed)
+    return report
+
+
+# --- claim, check, render --------------------------------------------------------------------
+
+def _start(ids: list[int], now: datetime, report: BatchReport) -> list[_Go]:
+    claimed = _claim_for_sending(ids)
+    report.not_claimed += len(ids) - len(claimed)
+    if not claimed:
+        return []
+    rows = list(Delivery.objects.filter(pk__in=claimed).select_related(
+        "enrollment__patient", "enrollment__schedule_version"))
+    infusions = _infusions_of({r.enrollment_id for r in rows})
+    ready, skips, defers = [], [], []
+    for row in rows:
+        verdict = _check(row, infusions[row.enrollment_id], now)
+        if isinstance(verdict, SkipReason):
+            row.status, row.skip_reason = S.SKIPPED, verdict.value
+            skips.append(row)
+        elif isinstance(verdict, datetime):
+            row.status, row.due_at, row.attempts, row.queued_at = S.SCHEDULED, verdict, row.attempts - 1, None
+            defers.append(row)
+        else:
+            ready.append(_Go(row, _render(row, infusions[row.enrollment_id])))
+    _save(skips, ["status", "skip_reason"])
+    _save(defers, ["status", "due_at", "attempts", "queued_at"])
+    report.skipped += len(skips)
+    report.deferred += len(defers)
+    return ready
+
+
+def _claim_for_sending(ids: list[int]) -> list[int]:
+    """queued -> sending, attempts + 1, in one statement; returns only the rows we won."""
+    marks = ", ".join(["%s"] * len(ids))
+    sql = (f"UPDATE drip_delivery SET status = 'sending', attempts = attempts + 1 "
+           f"WHERE id IN ({marks}) AND status = 'queued' RETURNING id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ids)
+        return [r[0] for r in cursor.fetchall()]
+
+
+def _infusions_of(enrollment_ids: Iterable[int]) -> dict[int, dict[int, Infusion]]:
+    found: dict[int, dict[int, Infusion]] = {e: {} for e in enrollment_ids}
+    for infusion in Infusion.objects.filter(enrollment_id__in=found):
+        found[infusion.enrollment_id][infusion.number] = infusion
+    return found
+
+
+def _check(row: Delivery, infusions: dict[int, Infusion], now: datetime) -> SkipReason | datetime | None:
+    """Why not to send now: a skip reason, a later time (outside the window), or None (send)."""
+    enrollment, patient = row.enrollment, row.enrollment.patient
+    if enrollment.status != Enrollment.Status.ACTIVE:
+        return SkipReason.PAUSED if enrollment.status == Enrollment.Status.PAUSED else SkipReason.ENROLLMENT_ENDED
+    anchor = infusions.get(row.anchor_infusion) if row.anchor_infusion else None
+    if anchor is not None and anchor.status == Infusion.Status.CANCELLED:
+        return SkipReason.INFUSION_CANCELLED
+    schedule = catalog.schedule_of(enrollment.schedule_version)
+    step = next((s for s in schedule.steps if s.key == row.step_key), None)
+    if step is not None and step.requires_done and not _done(infusions.get(step.requires_done), now):
+        return SkipReason.CONDITION_UNMET
+    if getattr(patient, f"{row.channel}_opted_out_at"):
+        return SkipReason.OPTED_OUT
+    contact = patient.phone if row.channel == "sms" else patient.email
+    if not getattr(patient, f"{row.channel}_consent") or not contact:
+        return SkipReason.NO_CONSENT
+    if now - row.due_at > schedule.late_grace:
+        return SkipReason.TOO_LATE
+    if not in_send_window(now, patient.time_zone, schedule.send_window):
+        return next_window_opening(now, patient.time_zone, schedule.send_window)
+    return None
+
+
+def _done(infusion: Infusion | None, now: datetime) -> bool:
+    """Done when marked done, or still 'scheduled' with its time past: staff often forget to click
+    done, and a patient should not miss a message for that. Cancelled or in the future: not done."""
+    if infusion is None or infusion.status == Infusion.Status.CANCELLED:
+        return False
+    return infusion.status == Infusion.Status.DONE or infusion.starts_at <= now
+
+
+def _render(row: Delivery, infusions: dict[int, Infusion]) -> OutgoingSms | OutgoingEmail:
+    enrollment, patient = row.enrollment, row.enrollment.patient
+    version = enrollment.schedule_version
+    template = catalog.template_of(version, row.message_key)
+    number = row.anchor_infusion or 1
+    infusion = infusions.get(number)
+    unsubscribe = links.unsubscribe_url(patient.pk) if row.channel == "email" else ""
+    context = build_context(
+        first_name=patient.first_name, clinic=settings.DRIP_CLINIC,
+        series_size=catalog.schedule_of(version).infusions, infusion_number=number,
+        infusion_local_start=infusion.starts_at.astimezone(ZoneInfo(patient.time_zone)) if infusion else None,
+        unsubscribe_url=unsubscribe,
+    )
+    if row.channel == "sms":
+        return OutgoingSms(row.pk, patient.phone, render_sms(template, context).text)
+    mail = render_email(template, context)
+    return OutgoingEmail(row.pk, patient.email, mail.subject, mail.text, mail.html, unsubscribe)
+
+
+# --- provider calls (pool threads) -------------------------------------------------------------
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool(size: int) -> ThreadPoolExecutor:
+    """One pool per process, made on first use (after a prefork worker has forked)."""
+    global _POOL
+    if _POOL is None or _POOL._max_workers < size:  # noqa: SLF001 - grow only when asked for more
+        _POOL = ThreadPoolExecutor(max_workers=size, thread_name_prefix="drip-send")
+    return _POOL
+
+
+def _call(channel: SmsChannel | EmailChannel, outgoing: OutgoingSms | OutgoingEmail) -> Receipt | DeliveryError:
+    try:
+        return channel.send(outgoing)  # type: ignore[arg-type]
+    except DeliveryError as error:
+        return error
+    except Exception as error:  # a bug, not a provider answer: fail the row, never resend blindly
+        log.exception("delivery.internal_error delivery_id=%s", outgoing.delivery_id)
+        return PermanentDeliveryError("internal", type(error).__name__)
+
+
+# --- record outcomes ---------------------------------------------------------------------------
+
+def _record(results: list[tuple[Delivery, Receipt | DeliveryError]], now: datetime,
+            rand: Callable[[], float], report: BatchReport) -> None:
+    for row, outcome in results:
+        row.queued_at = None
+        if isinstance(outcome, Receipt):
+            row.status, row.provider_id, row.sent_at = S.SENT, outcome.provider_id, now
+            row.error_code = row.error_text = ""
+            report.sent += 1
+            continue
+        row.error_code, row.error_text = outcome.code[:30], outcome.detail[:500]
+        if isinstance(outcome, TransientDeliveryError) and row.attempts < settings.DRIP_MAX_ATTEMPTS:
+            row.status = S.SCHEDULED
+            row.due_at = now + compute_backoff(row.attempts, base_s=settings.DRIP_RETRY_BASE_S,
+                                               max_s=settings.DRIP_RETRY_MAX_S, jitter=rand())
+            report.retried += 1
+        else:
+            row.status = S.FAILED
+            report.failed += 1
+            log.warning("delivery.failed delivery_id=%s code=%s", row.pk, row.error_code)
+        if isinstance(outcome, RecipientOptedOutError):
+            report.opted_out_patients.add(row.enrollment.patient_id)
+    _save([row for row, _ in results], _RESULT_FIELDS)
+
+
+def _save(rows: list[Delivery], fields: list[str]) -> None:
+    """One statement for many rows; only rows still 'sending' change (compare-and-set)."""
+    if rows:
+        Delivery.objects.filter(status=S.SENDING).bulk_update(rows, fields)
+
+
+def _apply_opt_outs(report: BatchReport, now: datetime) -> None:
+    from drip.enrollment import record_opt_out
+    from drip.models import Patient
+
+    for patient in Patient.objects.filter(pk__in=report.opted_out_patients):
+        record_opt_out(patient, "sms", now=now, method="provider", actor="twilio")

@@ -1,0 +1,43 @@
+"""Thin Celery tasks: take ids (and an optional virtual time), call one service, safe to run twice."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.utils import timezone
+
+from drip.celery import app
+
+
+def _now(as_of: str | None) -> datetime:
+    """The real clock, unless a virtual one is injected (demo, tests) as an ISO timestamp."""
+    return datetime.fromisoformat(as_of) if as_of else timezone.now()
+
+
+@app.task(name="drip.dispatch_due")
+def dispatch_due(as_of: str | None = None) -> int:
+    """Claim every due delivery and enqueue sends, DRIP_SEND_BATCH ids per task."""
+    from drip.dispatch import claim_due, recover_stale
+
+    now = _now(as_of)
+    recover_stale(now, lease_s=settings.DRIP_QUEUED_LEASE_S)
+    total = 0
+    while ids := claim_due(now, limit=settings.DRIP_CLAIM_BATCH):
+        for start in range(0, len(ids), settings.DRIP_SEND_BATCH):
+            send_batch.delay(ids[start : start + settings.DRIP_SEND_BATCH], as_of)
+        total += len(ids)
+        if len(ids) < settings.DRIP_CLAIM_BATCH:
+            break
+    return total
+
+
+@app.task(name="drip.send_batch")
+def send_batch(ids: list[int], as_of: str | None = None) -> dict[str, int]:
+    from drip.channels import build_channels
+    from drip.sender import send_deliveries
+
+    sms, email = build_channels()
+    report = send_deliveries(ids, now=_now(as_of), sms=sms, email=email,
+                             concurrency=settings.DRIP_SEND_CONCURRENCY)
+    return {"sent": report.sent, "retried": report.retried, "failed": report.failed}
