@@ -34,8 +34,9 @@ RETURNING id
 def claim_due(now: datetime, *, limit: int) -> list[int]:
     """Move up to ``limit`` due rows to queued; return their ids (oldest due first)."""
     sql = _CLAIM_POSTGRES if connection.vendor == "postgresql" else _CLAIM_SQLITE
+    at = connection.ops.adapt_datetimefield_value(now)  # SQLite compares UTC text
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [now, now, limit])
+        cursor.execute(sql, [at, at, limit])
         return sorted(row[0] for row in cursor.fetchall())
 
 

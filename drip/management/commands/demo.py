@@ -8,6 +8,8 @@ actions happen along the way (infusions marked done, one moved, one cancelled).
 
 from __future__ import annotations
 
+import json
+import logging
 import time as wallclock
 from collections import Counter
 from datetime import datetime, timedelta
@@ -32,6 +34,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         started = wallclock.monotonic()
         self.quiet = opts["quiet"]
+        logging.getLogger("drip").setLevel(logging.WARNING)  # the demo prints its own story
         call_command("migrate", verbosity=0)
         catalog.publish_from_disk(actor="demo")
         now = self._start_time()
@@ -61,6 +64,7 @@ class Command(BaseCommand):
         from drip.celery import app
         from drip.tasks import dispatch_due
 
+        app.conf.broker_transport_options = {"polling_interval": 0.01}
         with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"):
             while (due := self._next_due(enrolled)) is not None:
                 now = max(now, due)
@@ -100,16 +104,21 @@ class Command(BaseCommand):
     def _summarize(self, enrolled: Enrollment, elapsed_s: float) -> None:
         counts = Counter(enrolled.deliveries.values_list("status", flat=True))
         outbox = settings.DRIP_OUTBOX_DIR
-        emails = len(list(outbox.glob("*.eml")))
+        emails = [p.name for p in outbox.glob("*.eml")]
         sms_path = outbox / "sms.jsonl"
-        sms = len(sms_path.read_text().splitlines()) if sms_path.exists() else 0
+        sms_lines = sms_path.read_text().splitlines() if sms_path.exists() else []
+        in_outbox = sorted([f"email:{n}" for n in emails] + [
+            f"sms:{json.loads(line)['delivery_id']}" for line in sms_lines])
+        sent = enrolled.deliveries.filter(status=Delivery.Status.SENT)
+        expected = sorted(f"email:email-{d.pk}.eml" if d.channel == "email" else f"sms:{d.pk}" for d in sent)
+        verdict = "exactly the sent messages, once each" if in_outbox == expected else "MISMATCH with sent rows"
         self.stdout.write("\nTimeline:")
         for entry in enrollment.timeline(enrolled):
             self.stdout.write(f"  {entry}")
         self.stdout.write(
             f"\nDeliveries: {dict(sorted(counts.items()))}\n"
-            f"Outbox {outbox}: {emails} emails, {sms} SMS "
-            f"(sent rows: {counts.get('sent', 0)}); finished in {elapsed_s:.1f} s."
+            f"Outbox {outbox}: {len(emails)} emails, {len(sms_lines)} SMS: {verdict}.\n"
+            f"Finished in {elapsed_s:.1f} s."
         )
 
     def say(self, text: str) -> None:
