@@ -1,8 +1,13 @@
-"""URL map: admin, webhooks, (later) staff pages."""
+"""URL map: webhooks, unsubscribe, health, admin. (Staff pages come with their issue.)"""
 
 from django.contrib import admin
 from django.urls import path
 
+from drip import webhooks
+
 urlpatterns = [
+    path("webhooks/twilio/status", webhooks.twilio_status, name="twilio-status"),
+    path("u/<str:token>", webhooks.unsubscribe, name="unsubscribe"),
+    path("healthz", webhooks.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
