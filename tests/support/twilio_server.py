@@ -1,0 +1,234 @@
+"""A local HTTP server that speaks Twilio's Messages API (the part drip uses).
+
+``POST /2010-04-01/Accounts/{sid}/Messages.json`` with Basic auth and form fields To, Body,
+From or MessagingServiceSid, StatusCallback -> 201 and a message resource, like Twilio. Faults
+are programmable: error answers (Twilio's error JSON), stalls, a delay on every answer.
+
+Also runs as a process for benchmarks and fault tests:
+``python -m tests.support.twilio_server --port 0 --delay-ms 200 --error-rate 0.3 --record FILE``
+prints its port on the first line and appends one JSON line per accepted message to FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import random
+import re
+import secrets
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from twilio.request_validator import RequestValidator
+
+_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-f]{32}|[A-Za-z0-9]+)/Messages\.json$")
+ERROR_MESSAGES = {
+    21211: "The 'To' number is not a valid phone number.",
+    21408: "Permission to send an SMS has not been enabled for the region indicated by the 'To' number.",
+    21606: "The 'From' phone number provided is not a valid message-capable Twilio phone number.",
+    21610: "Attempt to send to unsubscribed recipient",
+    21614: "'To' number is not a valid mobile number",
+    20429: "Too Many Requests",
+    20500: "Internal Server Error",
+    20503: "Service Unavailable",
+}
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 201
+    code: int | None = None  # Twilio error code for non-2xx
+    delay_s: float = 0.0
+
+
+@dataclass
+class Received:
+    sid: str
+    form: dict[str, str]
+    arrived: float  # time.monotonic()
+
+    @property
+    def delivery_id(self) -> int | None:
+        query = urllib.parse.urlsplit(self.form.get("StatusCallback", "")).query
+        value = urllib.parse.parse_qs(query).get("delivery", [""])[0]
+        return int(value) if value.isdigit() else None
+
+
+@dataclass
+class FakeTwilio:
+    account_sid: str = "AC" + "0" * 32
+    auth_token: str = "test-auth-token"
+    delay_s: float = 0.0
+    policy: Callable[[int, dict[str, str]], Reply] | None = None
+    received: list[Received] = field(default_factory=list)
+    attempts: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _scripted: list[Reply] = field(default_factory=list)
+
+    def start(self) -> FakeTwilio:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def fail_next(self, n: int, status: int, code: int | None = None, delay_s: float = 0.0) -> None:
+        """The next ``n`` requests get this answer (then the policy or success again)."""
+        with self._lock:
+            self._scripted.extend([Reply(status, code, delay_s)] * n)
+
+    def set_fault_rates(self, *, error_rate: float = 0.0, error_statuses: tuple[int, ...] = (500, 503, 429),
+                        stall_rate: float = 0.0, stall_s: float = 0.0, seed: int = 1) -> None:
+        rng = random.Random(seed)
+
+        def policy(index: int, form: dict[str, str]) -> Reply:
+            draw = rng.random()
+            if draw < stall_rate:
+                return Reply(201, None, stall_s)
+            if draw < stall_rate + error_rate:
+                status = rng.choice(error_statuses)
+                return Reply(status, {429: 20429, 500: 20500, 503: 20503}.get(status))
+            return Reply()
+
+        self.policy = policy
+
+    def delivery_ids(self) -> list[int | None]:
+        with self._lock:
+            return [r.delivery_id for r in self.received]
+
+    def reply_for(self, form: dict[str, str]) -> Reply:
+        with self._lock:
+            index = self.attempts
+            self.attempts += 1
+            if self._scripted:
+                return self._scripted.pop(0)
+        return self.policy(index, form) if self.policy else Reply()
+
+    def accept(self, form: dict[str, str]) -> Received:
+        record = Received("SM" + secrets.token_hex(16), form, time.monotonic())
+        with self._lock:
+            self.received.append(record)
+        return record
+
+    def send_status_callback(self, record: Received, status: str = "delivered",
+                             error_code: str | None = None, url: str | None = None) -> int:
+        """POST a Twilio-signed status callback to the record's StatusCallback (or ``url``)."""
+        target = url or record.form["StatusCallback"]
+        params = {"MessageSid": record.sid, "MessageStatus": status, "AccountSid": self.account_sid}
+        if error_code:
+            params["ErrorCode"] = error_code
+        signature = RequestValidator(self.auth_token).compute_signature(target, params)
+        request = urllib.request.Request(target, data=urllib.parse.urlencode(params).encode(),
+                                         headers={"X-Twilio-Signature": signature})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+
+
+def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # keep-alive without this stalls ~40 ms per response
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            length = int(self.headers.get("Content-Length", "0"))
+            form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+            match = _PATH.match(self.path)
+            if not match or match.group(1) != fake.account_sid:
+                return self._json(404, _error(20404, "The requested resource was not found"))
+            if not self._authorized():
+                return self._json(401, _error(20003, "Authenticate"))
+            if not form.get("To") or not form.get("Body") or not (form.get("From") or form.get("MessagingServiceSid")):
+                return self._json(400, _error(21604, "A 'To', 'Body' and 'From' or 'MessagingServiceSid' are required"))
+            reply = fake.reply_for(form)
+            if reply.delay_s or fake.delay_s:
+                time.sleep(reply.delay_s or fake.delay_s)  # the provider's latency, simulated
+            if reply.status >= 300:
+                return self._json(reply.status, _error(reply.code or reply.status, ERROR_MESSAGES.get(reply.code or 0, "error"), reply.status))
+            record = fake.accept(form)
+            self._json(201, _resource(fake.account_sid, record))
+
+        def _authorized(self) -> bool:
+            expected = base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
+            return self.headers.get("Authorization", "") == f"Basic {expected}"
+
+        def _json(self, status: int, body: dict[str, object]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+def _error(code: int, message: str, status: int = 400) -> dict[str, object]:
+    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+
+
+def _resource(account_sid: str, record: Received) -> dict[str, object]:
+    now = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+    return {
+        "sid": record.sid, "account_sid": account_sid, "to": record.form["To"],
+        "from": record.form.get("From"), "messaging_service_sid": record.form.get("MessagingServiceSid"),
+        "body": record.form["Body"], "status": "queued", "num_segments": "1", "num_media": "0",
+        "direction": "outbound-api", "api_version": "2010-04-01", "price": None, "price_unit": "USD",
+        "error_code": None, "error_message": None, "date_created": now, "date_updated": now, "date_sent": None,
+        "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{record.sid}.json", "subresource_uris": {},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--account-sid", default="AC" + "0" * 32)
+    parser.add_argument("--auth-token", default="test-auth-token")
+    parser.add_argument("--delay-ms", type=float, default=0)
+    parser.add_argument("--error-rate", type=float, default=0)
+    parser.add_argument("--stall-rate", type=float, default=0)
+    parser.add_argument("--stall-s", type=float, default=0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--record", required=True)
+    args = parser.parse_args()
+    fake = FakeTwilio(args.account_sid, args.auth_token, delay_s=args.delay_ms / 1000)
+    if args.error_rate or args.stall_rate:
+        fake.set_fault_rates(error_rate=args.error_rate, stall_rate=args.stall_rate, stall_s=args.stall_s, seed=args.seed)
+    record_file = open(args.record, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
+    original_accept = fake.accept
+
+    def accept_and_record(form: dict[str, str]) -> Received:
+        record = original_accept(form)
+        record_file.write(json.dumps({"delivery_id": record.delivery_id, "sid": record.sid,
+                                      "to": form["To"], "arrived": time.time()}) + "\n")
+        return record
+
+    fake.accept = accept_and_record  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler_for(fake))
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
