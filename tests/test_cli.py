@@ -1,0 +1,81 @@
+"""The `drip` command as a user runs it: preview, schedules validate (good files and a broken copy)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def drip(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "drip.settings", "PYTHONPATH": str(ROOT), **env}
+    environment.pop("DATABASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "drip.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=environment, timeout=120)
+
+
+def broken_copy(tmp_path: Path) -> tuple[Path, Path]:
+    schedules, messages = tmp_path / "schedules", tmp_path / "messages"
+    shutil.copytree(ROOT / "schedules", schedules)
+    shutil.copytree(ROOT / "messages", messages)
+    spec = schedules / "ketamine-six-infusion.yaml"
+    text = spec.read_text()
+    text = text.replace("anchor: infusion 3\n", "anchor: infusion three\n", 1)
+    text = text.replace("message: look-at-your-life", "message: look-at-yer-life", 1)
+    text = text.replace('at: "18:00"', 'at: "22:00"', 1)
+    spec.write_text(text)
+    return schedules, messages
+
+
+def test_validate_passes_on_the_shipped_files():
+    result = drip("schedules", "validate")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok:")
+
+
+def test_validate_on_a_broken_copy_prints_file_line_errors_and_exits_non_zero(tmp_path):
+    schedules, messages = broken_copy(tmp_path)
+    result = drip("schedules", "validate", "--schedules-dir", str(schedules), "--messages-dir", str(messages), cwd=tmp_path)
+    assert result.returncode != 0
+    lines = result.stderr.splitlines()
+    spec = "schedules/ketamine-six-infusion.yaml"
+    assert any(line.startswith(f"{spec}:") and "unknown anchor 'infusion three'" in line for line in lines), lines
+    assert any(line.startswith(f"{spec}:") and "unknown message 'look-at-yer-life'" in line for line in lines), lines
+    assert any(line.startswith(f"{spec}:25: step 'what-to-expect': 'at' 22:00 is outside the send window") for line in lines), lines
+
+
+def test_a_template_typo_is_reported_with_its_file_and_line(tmp_path):
+    schedules, messages = broken_copy(tmp_path)
+    shutil.copy(ROOT / "schedules" / "ketamine-six-infusion.yaml", schedules)
+    sms = messages / "welcome" / "sms.txt"
+    sms.write_text(sms.read_text().replace("{{ first_name }}", "{{ frist_name }}"))
+    result = drip("schedules", "validate", "--schedules-dir", str(schedules), "--messages-dir", str(messages), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "messages/welcome/sms.txt:1: unknown variable 'frist_name' in the SMS" in result.stderr
+
+
+def test_preview_prints_the_timeline_in_the_patients_zone_with_segments():
+    result = drip("preview", "--infusions", "2026-12-01 09:00,2026-12-03 09:00,2026-12-05 09:00", "--tz", "America/Chicago")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Sun 2026-11-29 18:00 CST  2026-11-30 00:00  what-to-expect" in out
+    assert "1 (GSM-7)" in out
+    assert "setbacks-are-normal" in out and "like-physical-therapy" in out
+
+
+def test_preview_render_shows_the_texts_as_the_patient_reads_them():
+    result = drip("preview", "--infusions", "2026-12-01 09:00", "--render")
+    assert result.returncode == 0, result.stderr
+    assert "Your first infusion is on Tuesday, December 1 at 9:00 AM." in result.stdout
+    assert "{{" not in result.stdout
+
+
+def test_preview_refuses_a_bad_zone_and_bad_dates_clearly():
+    assert "--tz: 'Mars/Base' is not an IANA time zone" in drip("preview", "--tz", "Mars/Base").stderr
+    bad = drip("preview", "--infusions", "2026-12-01 9am")
+    assert bad.returncode != 0 and "infusion 1: '2026-12-01 9am' is not YYYY-MM-DD HH:MM" in bad.stderr
