@@ -46,7 +46,7 @@ def test_validate_on_a_broken_copy_prints_file_line_errors_and_exits_non_zero(tm
     spec = "schedules/ketamine-six-infusion.yaml"
     assert any(line.startswith(f"{spec}:") and "unknown anchor 'infusion three'" in line for line in lines), lines
     assert any(line.startswith(f"{spec}:") and "unknown message 'look-at-yer-life'" in line for line in lines), lines
-    assert any(line.startswith(f"{spec}:25: step 'what-to-expect': 'at' 22:00 is outside the send window") for line in lines), lines
+    assert any(line.startswith(f"{spec}:23: step 'what-to-expect': 'at' 22:00 is outside the send window") for line in lines), lines
 
 
 def test_a_template_typo_is_reported_with_its_file_and_line(tmp_path):
