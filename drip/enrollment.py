@@ -146,7 +146,7 @@ def record_opt_in(patient: Patient, channel: str, *, now: datetime, method: str,
 def _set_opt_out(patient: Patient, channel: str, value: datetime | None, *, now: datetime, method: str, actor: str) -> None:
     field = f"{channel}_opted_out_at"
     with transaction.atomic():
-        updated = Patient.objects.filter(pk=patient.pk, **{f"{field}__isnull": value is None}).update(**{field: value})
+        updated = Patient.objects.filter(pk=patient.pk, **{f"{field}__isnull": value is not None}).update(**{field: value})
         setattr(patient, field, value)
         if not updated:
             return  # already in that state: idempotent, no second record
