@@ -6,7 +6,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections
+from django.db import connection
 
 from drip.dispatch import claim_due, recover_stale
 from drip.models import Delivery
@@ -55,7 +55,7 @@ def test_two_dispatchers_at_once_get_disjoint_claims_covering_everything(now, po
         barrier.wait()
         while ids := claim_due(now, limit=7):
             results[slot].extend(ids)
-        close_old_connections()
+        connection.close()  # this thread's own connection
 
     threads = [threading.Thread(target=dispatcher, args=(i,)) for i in range(2)]
     for t in threads:
