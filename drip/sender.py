@@ -17,7 +17,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from drip import catalog, links
 from drip.backoff import compute_backoff
@@ -221,9 +222,35 @@ def _record(results: list[tuple[Delivery, Receipt | DeliveryError]], now: dateti
 
 
 def _save(rows: list[Delivery], fields: list[str]) -> None:
-    """One statement for many rows; only rows still 'sending' change (compare-and-set)."""
-    if rows:
-        Delivery.objects.filter(status=S.SENDING).bulk_update(rows, fields)
+    """One statement for many rows; only rows still 'sending' change (compare-and-set).
+
+    Django's bulk_update builds CASE expressions that dominated a profile of this hot path;
+    PostgreSQL gets one ``UPDATE ... FROM (VALUES ...)``, SQLite a pipelined executemany.
+    """
+    if not rows:
+        return
+    meta = Delivery._meta
+    columns = [meta.get_field(f) for f in [*fields, "updated_at"]]
+    stamp = timezone.now()
+    values = [
+        [*(c.get_db_prep_save(stamp if c.name == "updated_at" else getattr(row, c.attname), connection)
+           for c in columns), row.pk]
+        for row in rows
+    ]
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            casts = ", ".join(f"%s::{c.db_type(connection)}" for c in columns)
+            tuples = ", ".join(f"({casts}, %s::bigint)" for _ in values)
+            names = ", ".join(c.column for c in columns)
+            sets = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
+            cursor.execute(
+                f"UPDATE drip_delivery AS d SET {sets} FROM (VALUES {tuples}) AS v({names}, id) "
+                f"WHERE d.id = v.id AND d.status = 'sending'",
+                [p for row in values for p in row],
+            )
+        else:
+            sets = ", ".join(f"{c.column} = %s" for c in columns)
+            cursor.executemany(f"UPDATE drip_delivery SET {sets} WHERE id = %s AND status = 'sending'", values)
 
 
 def _apply_opt_outs(report: BatchReport, now: datetime) -> None:

@@ -72,8 +72,7 @@ class FakeTwilio:
     _scripted: list[Reply] = field(default_factory=list)
 
     def start(self) -> FakeTwilio:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -140,6 +139,11 @@ class FakeTwilio:
                                          headers={"X-Twilio-Signature": signature})
         with urllib.request.urlopen(request, timeout=5) as response:
             return int(response.status)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 1024  # the default backlog of 5 refuses connections under load
 
 
 def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
@@ -224,8 +228,7 @@ def main() -> None:
         return record
 
     fake.accept = accept_and_record  # type: ignore[method-assign]
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler_for(fake))
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", args.port), _handler_for(fake))
     print(server.server_address[1], flush=True)
     server.serve_forever()
 
