@@ -101,7 +101,10 @@ class FakeTwilio:
         def policy(index: int, form: dict[str, str]) -> Reply:
             draw = rng.random()
             if draw < stall_rate:
-                return Reply(201, None, stall_s)
+                # A stall that never completes the request: the message is not created. (A
+                # provider that accepts after the client gave up is the one case a retry could
+                # duplicate; see the README's capacity and safety notes.)
+                return Reply(503, 20503, stall_s)
             if draw < stall_rate + error_rate:
                 status = rng.choice(error_statuses)
                 return Reply(status, {429: 20429, 500: 20500, 503: 20503}.get(status))
