@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from drip import catalog, links
@@ -63,7 +64,15 @@ def send_deliveries(
         free = concurrency - len(in_flight)
         if pending and (free >= refill_at or not in_flight):
             take, pending = pending[:free], pending[free:]
-            for go in _start(take, now, report):
+            try:
+                started = _start(take, now, report)
+            except (OperationalError, InterfaceError):
+                # The claim rolled back: these rows are still 'queued' and the lease brings them
+                # back. Take nothing more, but record the calls already in flight.
+                log.warning("claim.db_error abandoned=%d", len(take) + len(pending))
+                connection.close()
+                pending, started = [], []
+            for go in started:
                 channel = sms if isinstance(go.outgoing, OutgoingSms) else email
                 in_flight[_pool(concurrency).submit(_call, channel, go.outgoing)] = go.row
             continue
@@ -79,6 +88,14 @@ def send_deliveries(
 # --- claim, check, render --------------------------------------------------------------------
 
 def _start(ids: list[int], now: datetime, report: BatchReport) -> list[_Go]:
+    """Claim, load, check and render in one transaction: if the database fails half-way, the
+    claim rolls back and the rows stay 'queued' (the lease brings them back), never stranded
+    in 'sending' without having been sent."""
+    with transaction.atomic():
+        return _claim_and_prepare(ids, now, report)
+
+
+def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> list[_Go]:
     claimed = _claim_for_sending(ids)
     report.not_claimed += len(ids) - len(claimed)
     if not claimed:
@@ -218,7 +235,22 @@ def _record(results: list[tuple[Delivery, Receipt | DeliveryError]], now: dateti
             log.warning("delivery.failed delivery_id=%s code=%s", row.pk, row.error_code)
         if isinstance(outcome, RecipientOptedOutError):
             report.opted_out_patients.add(row.enrollment.patient_id)
-    _save([row for row, _ in results], _RESULT_FIELDS)
+    _save_outcomes([row for row, _ in results])
+
+
+def _save_outcomes(rows: list[Delivery], attempts: int = 5) -> None:
+    """Provider answers are precious: if the database drops the connection, reconnect and
+    record them again (the statement is a compare-and-set, so repeating it is harmless)."""
+    for attempt in range(attempts):
+        try:
+            _save(rows, _RESULT_FIELDS)
+            return
+        except (OperationalError, InterfaceError):
+            if attempt == attempts - 1:
+                raise
+            log.warning("record.retry attempt=%d rows=%d", attempt + 1, len(rows))
+            connection.close()
+            time.sleep(0.2 * 2**attempt)  # give the database a moment to come back
 
 
 def _save(rows: list[Delivery], fields: list[str]) -> None:

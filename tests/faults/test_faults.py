@@ -36,7 +36,9 @@ def run(name: str, database_url: str, fault, *, fault_s: float, **cluster_option
         outcome = run_scenario(cluster, lambda elapsed: fault(cluster, elapsed), fault_s=fault_s)
     finally:
         cluster.stop()
-    print("\n" + outcome.line(name))
+    from tests.faults.harness import SCENARIO_LINES
+
+    SCENARIO_LINES.append(outcome.line(name))
     assert outcome.duplicates == 0, outcome
     # Every delivery reached its provider, except rows a kill left in 'sending' (never resent).
     assert outcome.lost <= outcome.unsettled, outcome

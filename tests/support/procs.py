@@ -70,6 +70,7 @@ class ManagedProcess:
         if self.alive:
             os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
+        self._log.close()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         if self.alive:
