@@ -106,6 +106,10 @@ DRIP_MAX_ATTEMPTS = int(_env("DRIP_MAX_ATTEMPTS", "6"))
 DRIP_RETRY_BASE_S = float(_env("DRIP_RETRY_BASE_S", "30"))
 DRIP_RETRY_MAX_S = float(_env("DRIP_RETRY_MAX_S", "3600"))
 
+# Provider limits shared by all workers (0 = none). Twilio: messages/s per number or service.
+DRIP_SMS_PER_S = float(_env("DRIP_SMS_PER_S", "0"))
+DRIP_EMAIL_PER_S = float(_env("DRIP_EMAIL_PER_S", "0"))
+
 # --- Twilio ------------------------------------------------------------------------------------
 TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000")
 TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN", _PLACEHOLDER)
@@ -127,6 +131,8 @@ DEFAULT_FROM_EMAIL = _env("DRIP_FROM_EMAIL", "care@clinic.example")
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = _env("DRIP_BROKER_URL", "filesystem://")
 CELERY_BROKER_FOLDER = DRIP_HOME / "broker"
+# The shared rate limiter needs Redis; by default the broker's.
+DRIP_RATE_LIMIT_REDIS_URL = _env("DRIP_RATE_LIMIT_REDIS_URL", CELERY_BROKER_URL)
 
 LOGGING = {
     "version": 1,

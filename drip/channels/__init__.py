@@ -34,7 +34,20 @@ def build_channels() -> tuple[SmsChannel, EmailChannel]:
         password=settings.EMAIL_HOST_PASSWORD, use_tls=settings.EMAIL_USE_TLS,
         timeout_s=settings.EMAIL_TIMEOUT, from_email=settings.DEFAULT_FROM_EMAIL, message_id_domain=domain,
     )
-    return sms, email
+    sender_id = settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM_NUMBER
+    return (_limited(sms, f"drip:rate:sms:{sender_id}", settings.DRIP_SMS_PER_S),
+            _limited(email, f"drip:rate:email:{settings.EMAIL_HOST}", settings.DRIP_EMAIL_PER_S))
+
+
+def _limited(channel, key: str, per_second: float):  # type: ignore[no-untyped-def]
+    """Share the provider's limit across every worker process (Redis), when one is set."""
+    from django.conf import settings
+
+    if per_second <= 0:
+        return channel
+    from drip.ratelimit import RateLimited, RedisRateLimiter
+
+    return RateLimited(channel, RedisRateLimiter(settings.DRIP_RATE_LIMIT_REDIS_URL, key, per_second))
 
 
 def reset_channels() -> None:

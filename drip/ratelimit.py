@@ -1,0 +1,50 @@
+"""A provider rate limit shared by every worker process, kept in Redis.
+
+Celery's ``rate_limit`` is per worker; a Twilio number's messages-per-second limit is per
+number, whatever the number of workers. Each send reserves the next free slot with one atomic
+script (the generic cell rate algorithm: the key holds the earliest time the next send may go),
+then waits for it. Redis' own clock is used, so processes on several machines agree.
+"""
+
+from __future__ import annotations
+
+import time
+
+import redis
+
+_RESERVE = """
+local interval_us = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local next_us = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot_us = math.max(next_us, now_us)
+redis.call('SET', KEYS[1], slot_us + interval_us, 'PX', 60000)
+return slot_us - now_us
+"""
+
+
+class RedisRateLimiter:
+    """At most ``per_second`` acquisitions a second for ``key``, across every process."""
+
+    def __init__(self, url: str, key: str, per_second: float) -> None:
+        self.key = key
+        self.interval_us = int(1_000_000 / per_second)
+        self._client = redis.Redis.from_url(url)
+        self._reserve = self._client.register_script(_RESERVE)
+
+    def acquire(self) -> None:
+        wait_us = int(self._reserve(keys=[self.key], args=[self.interval_us]))
+        if wait_us > 0:
+            time.sleep(wait_us / 1_000_000)  # waiting for our reserved slot
+
+
+class RateLimited:
+    """Wraps a channel: every send first takes a slot from the shared limiter."""
+
+    def __init__(self, channel, limiter: RedisRateLimiter) -> None:  # type: ignore[no-untyped-def]
+        self._channel = channel
+        self._limiter = limiter
+
+    def send(self, message):  # type: ignore[no-untyped-def]
+        self._limiter.acquire()
+        return self._channel.send(message)
