@@ -8,10 +8,10 @@ import sys
 def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else "throughput"
     args = [int(a) for a in sys.argv[2:]]
-    if name == "throughput":
-        from bench.throughput import run
-    else:
-        raise SystemExit(f"unknown benchmark {name!r}; have: throughput")
+    benches = ("throughput", "dispatch", "enroll", "scaling", "memory", "visibility")
+    if name not in benches:
+        raise SystemExit(f"unknown benchmark {name!r}; have: {', '.join(benches)}")
+    run = __import__(f"bench.{name}", fromlist=["run"]).run
     run(*args)
 
 
