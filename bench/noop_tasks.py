@@ -16,3 +16,12 @@ def noop(counter_key: str) -> None:
     if _client is None:
         _client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     _client.incr(counter_key)
+
+
+@app.task(name="bench.count_run")
+def count_run(key: str, marker: str) -> None:
+    """Counts how many times each message really ran (the naive design's duplicates)."""
+    global _client
+    if _client is None:
+        _client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    _client.hincrby(key, marker, 1)
