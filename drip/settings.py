@@ -131,6 +131,9 @@ DEFAULT_FROM_EMAIL = _env("DRIP_FROM_EMAIL", "care@clinic.example")
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = _env("DRIP_BROKER_URL", "filesystem://")
 CELERY_BROKER_FOLDER = DRIP_HOME / "broker"
+# Redis visibility timeout (s); 0 keeps Celery's default (1 h). drip's tasks are acked at once and
+# carry only due work, so this only matters to the benchmark that shows the naive design's trap.
+DRIP_VISIBILITY_TIMEOUT_S = float(_env("DRIP_VISIBILITY_TIMEOUT_S", "0"))
 # The shared rate limiter needs Redis; by default the broker's.
 DRIP_RATE_LIMIT_REDIS_URL = _env("DRIP_RATE_LIMIT_REDIS_URL", CELERY_BROKER_URL)
 
