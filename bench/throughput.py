@@ -28,7 +28,7 @@ def run(count: int = 20_000, workers: int = 2, slow_count: int = 4_000) -> None:
     print()
     print(f"{'run':<44}{'per s':>9}{'p50 late s':>12}{'p99 late s':>12}{'dups':>6}{'lost':>6}")
     print(f"{'bare no-op Celery task per message (baseline)':<44}{baseline:>9.0f}")
-    for label, r in ((f"drip, providers answer at once", fast), (f"drip, Twilio answers after 200 ms (SMS only)", slow)):
+    for label, r in (("drip, providers answer at once", fast), ("drip, Twilio answers after 200 ms (SMS only)", slow)):
         print(f"{label:<44}{r['rate']:>9.0f}{r['p50']:>12.2f}{r['p99']:>12.2f}{r['duplicates']:>6}{r['lost']:>6}")
     print(f"\nratio drip / bare task: {fast['rate'] / baseline:.2f}x (goal >= 1.5)")
     print(f"with 200 ms provider latency: {slow['rate']:.0f}/s (goal >= 250)")

@@ -18,7 +18,15 @@ from drip import catalog
 from drip.enrollment_input import PatientInput, clean_infusions, clean_patient
 from drip.errors import EnrollmentError
 from drip.models import AuditEvent, ConsentRecord, Delivery, Enrollment, Infusion, Patient
-from drip.planner import InfusionSlot, InfusionStatus, PatientPrefs, PlannedDelivery, Series, SkipReason, plan
+from drip.planner import (
+    InfusionSlot,
+    InfusionStatus,
+    PatientPrefs,
+    PlannedDelivery,
+    Series,
+    SkipReason,
+    plan,
+)
 from drip.schedule import Channel
 
 __all__ = ["PatientInput", "enroll", "move_infusion", "mark_infusion", "add_infusion", "pause",

@@ -75,6 +75,9 @@ class ConsentRecord(models.Model):
     class Meta:
         indexes = [models.Index(fields=["patient", "channel", "-recorded_at"])]
 
+    def __str__(self) -> str:
+        return f"{'granted' if self.granted else 'withdrawn'} {self.channel} ({self.method})"
+
 
 class Enrollment(models.Model):
     class Status(models.TextChoices):
@@ -109,6 +112,9 @@ class Infusion(models.Model):
             models.UniqueConstraint(fields=["enrollment", "number"], name="infusion_unique_number")
         ]
         ordering = ["number"]
+
+    def __str__(self) -> str:
+        return f"Infusion {self.number} ({self.status})"
 
 
 class Delivery(models.Model):
@@ -178,5 +184,8 @@ class AuditEvent(models.Model):
     class Meta:
         ordering = ["-at"]
         indexes = [models.Index(fields=["enrollment", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} by {self.actor}"
 
 

@@ -24,7 +24,12 @@ from django.utils import timezone
 from drip import catalog, links
 from drip.backoff import compute_backoff
 from drip.channels.base import EmailChannel, OutgoingEmail, OutgoingSms, Receipt, SmsChannel
-from drip.errors import DeliveryError, PermanentDeliveryError, RecipientOptedOutError, TransientDeliveryError
+from drip.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    RecipientOptedOutError,
+    TransientDeliveryError,
+)
 from drip.models import Delivery, Enrollment, Infusion
 from drip.planner import SkipReason, in_send_window, next_window_opening
 from drip.rendering import build_context, render_email, render_sms

@@ -10,8 +10,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from drip.planner import (InfusionSlot, InfusionStatus, PatientPrefs, Series, SkipReason,
-                          in_send_window, next_window_opening, plan)
+from drip.planner import (
+    InfusionSlot,
+    InfusionStatus,
+    PatientPrefs,
+    Series,
+    SkipReason,
+    in_send_window,
+    next_window_opening,
+    plan,
+)
 from drip.schedule import Channel, parse_schedule
 
 SCHEDULE = parse_schedule("""\

@@ -8,8 +8,15 @@ import pytest
 from jinja2.exceptions import SecurityError, UndefinedError
 
 from drip.errors import TemplateError
-from drip.rendering import (build_context, check_message, format_when, parse_message, render_email,
-                            render_sms, validate_message)
+from drip.rendering import (
+    build_context,
+    check_message,
+    format_when,
+    parse_message,
+    render_email,
+    render_sms,
+    validate_message,
+)
 
 CLINIC = {"clinic_name": "Sample Clinic", "clinic_phone": "(555) 010-0199", "clinic_address": "1 Main St",
           "clinic_instructions": "Eat a light meal."}

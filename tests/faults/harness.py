@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.support.procs import ManagedProcess, RedisServer, start_smtp_server, start_twilio_server, start_worker
+from tests.support.procs import (
+    ManagedProcess,
+    RedisServer,
+    start_smtp_server,
+    start_twilio_server,
+    start_worker,
+)
 
 TWILIO_TOKEN = "fault-token"
 SCENARIO_LINES: list[str] = []  # printed in the terminal summary (tests/faults/conftest.py)

@@ -38,5 +38,5 @@ def wait_until_idle(timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while Delivery.objects.filter(status__in=(Delivery.Status.QUEUED, Delivery.Status.SENDING)).exists():
         if time.monotonic() > deadline:
-            raise TimeoutError("the worker did not finish within %.0f s" % timeout_s)
+            raise TimeoutError(f"the worker did not finish within {timeout_s:.0f} s")
         time.sleep(0.02)  # polling a real worker, not waiting for time to pass

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from drip import catalog
 from drip.enrollment import PatientInput, enroll
 from drip.models import Enrollment, ScheduleVersion
 
