@@ -6,7 +6,7 @@ import statistics
 import time
 from datetime import UTC, datetime
 
-from bench.common import reset_tables, seed_due, setup_django
+from bench.common import insert_future, reset_tables, seed_due, setup_django
 
 
 def run(small: int = 10_000, large: int = 1_000_000, due: int = 1_000, repeats: int = 15) -> None:
@@ -28,13 +28,7 @@ def _measure(future: int, due: int, repeats: int) -> float:
     now = datetime.now(UTC)
     ids = seed_due(due, now=now, channels=("sms",))
     enrollment_id = _enrollment_of(ids[0])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO drip_delivery (enrollment_id, step_key, channel, message_key, due_at, status, skip_reason,"
-            " attempts, provider_id, error_code, error_text, updated_at)"
-            " SELECT %s, 'future-' || g, 'email', 'welcome', now() + (g || ' seconds')::interval + interval '1 day',"
-            " 'scheduled', '', 0, '', '', '', now() FROM generate_series(1, %s) AS g", [enrollment_id, future])
-        cursor.execute("ANALYZE drip_delivery")
+    insert_future(enrollment_id, future)
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import redis
 
-from bench.common import BENCH_BROKER, reset_tables, seed_due, setup_django
+from bench.common import BENCH_BROKER, insert_future, reset_tables, seed_due, setup_django
 from tests.support.procs import start_worker
 
 
@@ -39,12 +39,7 @@ def _drip_rss(env: dict[str, str], future: int) -> float:
         enrollment_id = Delivery.objects.values_list("enrollment_id", flat=True).get(pk=ids[0])
         with connection.cursor() as cursor:
             cursor.execute("DELETE FROM drip_delivery")
-            cursor.execute(
-                "INSERT INTO drip_delivery (enrollment_id, step_key, channel, message_key, due_at, status, skip_reason,"
-                " attempts, provider_id, error_code, error_text, updated_at)"
-                " SELECT %s, 'future-' || g, 'email', 'welcome', now() + interval '1 day' + (g || ' seconds')::interval,"
-                " 'scheduled', '', 0, '', '', '', now() FROM generate_series(1, %s) AS g", [enrollment_id, future])
-            cursor.execute("ANALYZE drip_delivery")
+        insert_future(enrollment_id, future)
     worker = start_worker({**env, "DRIP_CHANNELS": "outbox"}, name="mem")
     try:
         for _ in range(5):  # the worker runs a few dispatcher ticks over the full table
