@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from drip.models import AuditEvent, ConsentRecord, Delivery, Enrollment, Infusion, Patient, ScheduleVersion
+from drip.models import (
+    AuditEvent,
+    ConsentRecord,
+    Delivery,
+    Enrollment,
+    Infusion,
+    Patient,
+    ScheduleVersion,
+)
 
 
 class ReadOnly(admin.ModelAdmin):
