@@ -75,6 +75,10 @@ def _drip_run(env: dict[str, str], count: int, workers: int, *, delay_ms: float,
             dispatch_due()
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
+        cpu = {"workers": sum(p.cpu_seconds() for p in procs), "twilio server": twilio.cpu_seconds(),
+               "smtp server": smtp.cpu_seconds()}
+        print(f"  cpu seconds over {elapsed:.1f} s ({len(ids)} deliveries, {delay_ms:.0f} ms provider): "
+              + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items()))
         return _measure(records, len(ids), elapsed, due_epoch)
     finally:
         for p in [*procs, twilio, smtp]:

@@ -88,6 +88,13 @@ def latest_version(name: str) -> ScheduleVersion:
     return version
 
 
+@lru_cache(maxsize=256)
+def version_by_id(version_id: int) -> ScheduleVersion:
+    """A version row, cached per process: versions never change once published, and loading
+    the messages JSON with every delivery was the sender's largest database cost."""
+    return ScheduleVersion.objects.get(pk=version_id)
+
+
 def schedule_of(version: ScheduleVersion) -> Schedule:
     """The parsed schedule of a version (cached per process: versions never change)."""
     return _parse(version.pk, version.checksum, version.spec_text, version.name)

@@ -105,8 +105,7 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
     report.not_claimed += len(ids) - len(claimed)
     if not claimed:
         return []
-    rows = list(Delivery.objects.filter(pk__in=claimed).select_related(
-        "enrollment__patient", "enrollment__schedule_version"))
+    rows = list(Delivery.objects.filter(pk__in=claimed).select_related("enrollment__patient"))
     infusions = _infusions_of({r.enrollment_id for r in rows})
     ready, skips, defers = [], [], []
     for row in rows:
@@ -151,7 +150,7 @@ def _check(row: Delivery, infusions: dict[int, Infusion], now: datetime) -> Skip
     anchor = infusions.get(row.anchor_infusion) if row.anchor_infusion else None
     if anchor is not None and anchor.status == Infusion.Status.CANCELLED:
         return SkipReason.INFUSION_CANCELLED
-    schedule = catalog.schedule_of(enrollment.schedule_version)
+    schedule = catalog.schedule_of(catalog.version_by_id(enrollment.schedule_version_id))
     step = next((s for s in schedule.steps if s.key == row.step_key), None)
     if step is not None and step.requires_done and not _done(infusions.get(step.requires_done), now):
         return SkipReason.CONDITION_UNMET
@@ -177,7 +176,7 @@ def _done(infusion: Infusion | None, now: datetime) -> bool:
 
 def _render(row: Delivery, infusions: dict[int, Infusion]) -> OutgoingSms | OutgoingEmail:
     enrollment, patient = row.enrollment, row.enrollment.patient
-    version = enrollment.schedule_version
+    version = catalog.version_by_id(enrollment.schedule_version_id)
     template = catalog.template_of(version, row.message_key)
     number = row.anchor_infusion or 1
     infusion = infusions.get(number)

@@ -52,3 +52,12 @@ def postgres_only() -> None:
 def redis_url() -> str:
     need_service("Redis", REDIS_HOST, REDIS_PORT)
     return f"redis://{REDIS_HOST}:{REDIS_PORT}/{os.environ.get('DRIP_TEST_REDIS_DB', '9')}"
+
+
+@pytest.fixture(autouse=True)
+def fresh_catalog_cache():
+    """Versions are immutable in production, but test databases reuse ids after a rollback."""
+    from drip import catalog
+
+    catalog.version_by_id.cache_clear()
+    yield

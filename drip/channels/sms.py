@@ -56,11 +56,20 @@ class TwilioSms:
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            client = Client(self._sid, self._token, http_client=TwilioHttpClient(timeout=self._timeout_s))
+            http = TwilioHttpClient(timeout=self._timeout_s, proxy=self._proxies())
+            # requests re-reads proxy variables from the environment on every call (a third of
+            # the SDK's CPU per message, profiled); they are read once, above, instead.
+            http.session.trust_env = False
+            client = Client(self._sid, self._token, http_client=http)
             if self._base_url:
                 client.api.base_url = self._base_url.rstrip("/")
             self._local.client = client
         return client
+
+
+    def _proxies(self) -> dict[str, str] | None:
+        url = self._base_url or "https://api.twilio.com"
+        return requests.utils.get_environ_proxies(url) or None
 
 
 def _translate(error: TwilioRestException) -> Exception:

@@ -62,6 +62,19 @@ class ManagedProcess:
             time.sleep(0.05)
         raise TimeoutError(f"{self.name}: no line matching {pattern!r}; log tail:\n{self.log_tail()}")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of every live process in this process's group (children included)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.process.pid:  # field 5 (pgrp), counted after the ")"
+                total += int(fields[11]) + int(fields[12])
+        return total / ticks
+
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
