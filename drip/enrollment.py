@@ -16,7 +16,7 @@ from django.db import transaction
 
 from drip import catalog
 from drip.enrollment_input import PatientInput, clean_infusions, clean_patient
-from drip.errors import EnrollmentError
+from drip.errors import EnrollmentError, ScheduleError
 from drip.models import AuditEvent, ConsentRecord, Delivery, Enrollment, Infusion, Patient
 from drip.planner import (
     InfusionSlot,
@@ -55,7 +55,11 @@ def enroll(
     """
     clean = clean_patient(patient)
     version = catalog.latest_version(schedule)
-    times = clean_infusions(infusions, clean.time_zone, catalog.schedule_of(version).infusions)
+    try:
+        size = catalog.schedule_of(version).infusions
+    except ScheduleError as error:
+        raise EnrollmentError("schedule", f"version {version.version} of '{schedule}' does not validate: {error}") from None
+    times = clean_infusions(infusions, clean.time_zone, size)
     with transaction.atomic():
         row = Patient.objects.create(
             first_name=clean.first_name, last_name=clean.last_name, email=clean.email,

@@ -167,3 +167,12 @@ def test_the_timeline_reads_in_the_patients_zone_in_order(now):
     assert entries[0].local_due.tzinfo.key == "America/New_York"
     failed = next(x for x in entries if x.step_key == "welcome" and x.channel == "sms")
     assert failed.status == "failed" and failed.why == "21211 invalid number"
+
+
+def test_a_schedule_version_that_does_not_validate_is_refused_and_saves_nothing(now):
+    publish_test_schedule("name: ketamine-six-infusion\ninfusions: 6\nsteps:\n  - {key: a, anchor: someday}\n")
+    before = counts()
+    with pytest.raises(EnrollmentError) as raised:
+        service.enroll(patient_input(), [datetime(2026, 12, 7, 10)], now=now, actor="test")
+    assert raised.value.field == "schedule" and "does not validate" in str(raised.value)
+    assert counts() == before
