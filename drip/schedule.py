@@ -158,9 +158,9 @@ def _read_schedule(
     r: _Reader, root: yaml.Node, messages: Mapping[str, frozenset[Channel]] | None
 ) -> Schedule | None:
     fields = r.mapping(root, "the schedule")
-    for name, (key_node, _) in fields.items():
-        if name not in _TOP_FIELDS:
-            r.fail(key_node, f"unknown field '{name}' (expected one of: {', '.join(sorted(_TOP_FIELDS))})")
+    for field_name, (key_node, _) in fields.items():
+        if field_name not in _TOP_FIELDS:
+            r.fail(key_node, f"unknown field '{field_name}' (expected one of: {', '.join(sorted(_TOP_FIELDS))})")
     for required in ("name", "infusions", "steps"):
         if required not in fields and fields:
             r.fail(root, f"missing required field '{required}'")

@@ -46,7 +46,9 @@ def split_segments(text: str) -> list[str]:
     costs = [unit_cost(c, encoding) for c in text]
     if sum(costs) <= single:
         return [text]
-    parts, current, used = [], [], 0
+    parts: list[str] = []
+    current: list[str] = []
+    used = 0
     for char, cost in zip(text, costs, strict=True):
         if used + cost > per_part:  # a two-unit character moves whole to the next part
             parts.append("".join(current))
