@@ -6,6 +6,7 @@ Baseline (same run, same broker, same worker processes): one bare no-op Celery t
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 import uuid
@@ -64,7 +65,7 @@ def _drip_run(env: dict[str, str], count: int, workers: int, *, delay_ms: float,
     worker_env = {**env, "DRIP_CHANNELS": "live", "TWILIO_API_BASE_URL": f"http://127.0.0.1:{twilio_port}",
                   "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "bench-token",
                   "TWILIO_FROM_NUMBER": "+15005550006", "DRIP_SMTP_HOST": "127.0.0.1", "DRIP_SMTP_PORT": str(smtp_port),
-                  "DRIP_SEND_CONCURRENCY": "64"}
+                  "DRIP_SEND_CONCURRENCY": os.environ.get("BENCH_CONCURRENCY", "64")}
     procs = [start_worker(worker_env, name=f"drip{i}") for i in range(workers)]
     try:
         now = datetime.now(UTC)
