@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from django.db import connection, transaction
 
 _CLAIM_POSTGRES = """
-UPDATE drip_delivery SET status = 'queued', queued_at = %s
+UPDATE drip_delivery SET status = 'queued', queued_at = %s, updated_at = %s
 WHERE id IN (
     SELECT id FROM drip_delivery
     WHERE status = 'scheduled' AND due_at <= %s
@@ -21,7 +21,7 @@ WHERE id IN (
 RETURNING id
 """
 _CLAIM_SQLITE = """
-UPDATE drip_delivery SET status = 'queued', queued_at = %s
+UPDATE drip_delivery SET status = 'queued', queued_at = %s, updated_at = %s
 WHERE id IN (
     SELECT id FROM drip_delivery
     WHERE status = 'scheduled' AND due_at <= %s
@@ -36,7 +36,7 @@ def claim_due(now: datetime, *, limit: int) -> list[int]:
     sql = _CLAIM_POSTGRES if connection.vendor == "postgresql" else _CLAIM_SQLITE
     at = connection.ops.adapt_datetimefield_value(now)  # SQLite compares UTC text
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [at, at, limit])
+        cursor.execute(sql, [at, at, at, limit])
         return sorted(row[0] for row in cursor.fetchall())
 
 

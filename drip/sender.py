@@ -128,10 +128,10 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
 def _claim_for_sending(ids: list[int]) -> list[int]:
     """queued -> sending, attempts + 1, in one statement; returns only the rows we won."""
     marks = ", ".join(["%s"] * len(ids))
-    sql = (f"UPDATE drip_delivery SET status = 'sending', attempts = attempts + 1 "
+    sql = (f"UPDATE drip_delivery SET status = 'sending', attempts = attempts + 1, updated_at = %s "
            f"WHERE id IN ({marks}) AND status = 'queued' RETURNING id")
     with connection.cursor() as cursor:
-        cursor.execute(sql, ids)
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(timezone.now()), *ids])
         return [r[0] for r in cursor.fetchall()]
 
 
