@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 _CLAIM_POSTGRES = """
 UPDATE drip_delivery SET status = 'queued', queued_at = %s, updated_at = %s
@@ -36,7 +37,8 @@ def claim_due(now: datetime, *, limit: int) -> list[int]:
     sql = _CLAIM_POSTGRES if connection.vendor == "postgresql" else _CLAIM_SQLITE
     at = connection.ops.adapt_datetimefield_value(now)  # SQLite compares UTC text
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(sql, [at, at, at, limit])
+        stamp = connection.ops.adapt_datetimefield_value(timezone.now())  # wall clock, like auto_now
+        cursor.execute(sql, [at, stamp, at, limit])
         return sorted(row[0] for row in cursor.fetchall())
 
 
