@@ -71,10 +71,16 @@ def test_four_workers_together_never_exceed_the_sms_limit(postgres_only, setting
         redis_server.stop()
     assert len(arrivals) == 120
     assert busy_workers >= 2  # the limit is shared, not per worker
-    most_in_a_second = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
-    # A 1 s window can hold both ends of 20 intervals (21), plus one arrival nudged by network jitter.
-    assert most_in_a_second <= PER_S + 2
+    # Slots are reserved 50 ms apart; what the provider sees also carries each worker's scheduling
+    # jitter (a thread may wait for the GIL after its slot), so short windows get a small margin
+    # while longer ones must hold the rate almost exactly.
+    assert most_within(arrivals, 1.0) <= PER_S * 1.25
+    assert most_within(arrivals, 3.0) <= 3 * PER_S + 3
     assert arrivals[-1] - arrivals[0] >= (120 - 1) / PER_S * 0.9
+
+
+def most_within(arrivals: list[float], window_s: float) -> int:
+    return max(sum(1 for t in arrivals if start <= t < start + window_s) for start in arrivals)
 
 
 def _arrivals(records: Path) -> list[float]:
