@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import jinja2
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
@@ -107,7 +108,7 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
         return []
     rows = list(Delivery.objects.filter(pk__in=claimed).select_related("enrollment__patient"))
     infusions = _infusions_of({r.enrollment_id for r in rows})
-    ready, skips, defers = [], [], []
+    ready, skips, defers, unrenderable = [], [], [], []
     for row in rows:
         verdict = _check(row, infusions[row.enrollment_id], now)
         if isinstance(verdict, SkipReason):
@@ -117,8 +118,17 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
             row.status, row.due_at, row.attempts, row.queued_at = S.SCHEDULED, verdict, row.attempts - 1, None
             defers.append(row)
         else:
-            ready.append(_Go(row, _render(row, infusions[row.enrollment_id])))
+            try:
+                ready.append(_Go(row, _render(row, infusions[row.enrollment_id])))
+            except (jinja2.TemplateError, KeyError) as error:
+                # Templates validate before publishing, so this is a bug or a hand-edited row:
+                # fail the row with the reason instead of retrying it forever.
+                row.status, row.error_code, row.error_text = S.FAILED, "render", type(error).__name__
+                unrenderable.append(row)
+                log.error("delivery.render_failed delivery_id=%s", row.pk)
     _save(skips, ["status", "skip_reason"])
+    _save(unrenderable, ["status", "error_code", "error_text"])
+    report.failed += len(unrenderable)
     _save(defers, ["status", "due_at", "attempts", "queued_at"])
     report.skipped += len(skips)
     report.deferred += len(defers)

@@ -175,3 +175,15 @@ def test_no_patient_data_reaches_the_logs(now, send, twilio_server, caplog):
     text = "\n".join(r.getMessage() for r in caplog.records if not r.name.startswith("mail.log"))
     for secret in ("+12125550123", "2125550123", "alex@example.com", "hi Alex", "Alex"):
         assert secret not in text
+
+
+def test_a_message_that_cannot_render_fails_with_the_reason_instead_of_looping(now, send, twilio_server):
+    from tests.support.factories import TEST_MESSAGES, publish_test_schedule
+
+    broken = {**TEST_MESSAGES, "hello": {**TEST_MESSAGES["hello"], "sms_text": "{{ clinic_name }} {{ nope }}"}}
+    publish_test_schedule(messages=broken)
+    e = enroll_patient(now)
+    send(now)
+    row = welcome(e, "sms")
+    assert (row.status, row.error_code, row.error_text) == (S.FAILED, "render", "UndefinedError")
+    assert welcome(e, "email").status == S.SENT and twilio_server.received == []
