@@ -142,7 +142,11 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"drip": {"handlers": ["console"], "level": _env("DRIP_LOG_LEVEL", "INFO")}},
+    "loggers": {
+        "drip": {"handlers": ["console"], "level": _env("DRIP_LOG_LEVEL", "INFO")},
+        # The SDK logs every request's URL and headers at INFO: noise, one line set per message.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }
 
 
