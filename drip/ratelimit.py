@@ -12,6 +12,8 @@ import time
 
 import redis
 
+from drip.errors import TransientDeliveryError
+
 _RESERVE = """
 local interval_us = tonumber(ARGV[1])
 local t = redis.call('TIME')
@@ -46,5 +48,13 @@ class RateLimited:
         self._limiter = limiter
 
     def send(self, message):  # type: ignore[no-untyped-def]
-        self._limiter.acquire()
+        try:
+            self._limiter.acquire()
+        except redis.RedisError as error:  # the limiter's store is down: try later, never unthrottled
+            raise TransientDeliveryError("rate-limiter", type(error).__name__) from None
         return self._channel.send(message)
+
+    def close(self) -> None:
+        close = getattr(self._channel, "close", None)
+        if close is not None:
+            close()

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+import socket
+import threading
+import time
+from dataclasses import replace
 
 import pytest
 
 from drip.channels.base import OutgoingEmail
 from drip.errors import PermanentDeliveryError, TransientDeliveryError
-from tests.support.fixtures import make_smtp_email
+from tests.support.fixtures import make_smtp_email, make_smtp_email_at
 from tests.support.smtp_server import NO_SUCH_USER, TRY_LATER
 
 MAIL = OutgoingEmail(
@@ -44,11 +48,59 @@ def test_smtp_451_is_transient_and_the_next_try_succeeds(smtp_server, smtp_email
 
 
 def test_smtp_550_fails_permanently(smtp_server, smtp_email):
-    smtp_server.refusals["alex@example.com"] = NO_SUCH_USER
+    smtp_server.refuse_recipients("*@example.com", NO_SUCH_USER)
     with pytest.raises(PermanentDeliveryError) as raised:
         smtp_email.send(MAIL)
     assert raised.value.code == "smtp-550"
     assert smtp_server.received == []
+
+
+def test_a_550_after_the_data_fails_permanently_too(smtp_server, smtp_email):
+    smtp_server.refuse_next(1, NO_SUCH_USER)
+    with pytest.raises(PermanentDeliveryError) as raised:
+        smtp_email.send(MAIL)
+    assert raised.value.code == "smtp-550"
+
+
+def test_an_smtp_reply_quoting_the_address_does_not_reach_the_error_detail(smtp_server, smtp_email):
+    smtp_server.refuse_recipients("alex@example.com", "550 5.1.1 <alex@example.com>: Recipient address rejected")
+    with pytest.raises(PermanentDeliveryError) as raised:
+        smtp_email.send(MAIL)
+    assert "alex@example.com" not in str(raised.value) and "[address]" in raised.value.detail
+    assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+def test_one_threads_emails_share_one_smtp_connection(smtp_server, smtp_email):
+    for delivery_id in (1, 2, 3):
+        smtp_email.send(replace(MAIL, delivery_id=delivery_id))
+    assert len({got.peer for got in smtp_server.received}) == 1
+
+
+def test_a_connection_the_server_dropped_is_reopened_without_an_error(smtp_server, smtp_email):
+    smtp_email.send(replace(MAIL, delivery_id=1))
+    smtp_server.stop()  # drops the kept-open connection, as an idle timeout would
+    smtp_server.start(smtp_server.port)
+    smtp_email.send(replace(MAIL, delivery_id=2))
+    first, second = smtp_server.received
+    assert second.message_id == "<drip.delivery.2@clinic.test>" and first.peer != second.peer
+
+
+def test_after_close_the_next_email_opens_a_fresh_connection(smtp_server, smtp_email):
+    smtp_email.send(replace(MAIL, delivery_id=1))
+    smtp_email.close()
+    smtp_email.send(replace(MAIL, delivery_id=2))
+    smtp_email.send(replace(MAIL, delivery_id=3))
+    peers = [got.peer for got in smtp_server.received]
+    assert peers[0] != peers[1] == peers[2]
+
+
+def test_sixteen_threads_sending_at_once_all_arrive(smtp_server, smtp_email):
+    threads = [threading.Thread(target=smtp_email.send, args=(replace(MAIL, delivery_id=i),)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert sorted(smtp_server.message_ids()) == sorted(f"<drip.delivery.{i}@clinic.test>" for i in range(16))
 
 
 def test_a_server_that_is_down_is_transient(smtp_server):
@@ -56,8 +108,18 @@ def test_a_server_that_is_down_is_transient(smtp_server):
     smtp_server.stop()
     with pytest.raises(TransientDeliveryError) as raised:
         channel.send(MAIL)
-    assert raised.value.code in ("connection", "timeout")
+    assert raised.value.code == "connection"
     smtp_server.start(smtp_server.port)
+
+
+def test_a_server_that_never_answers_times_out_as_transient():
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, never greets
+        channel = make_smtp_email_at(silent.getsockname()[1], timeout_s=0.5)
+        started = time.monotonic()
+        with pytest.raises(TransientDeliveryError) as raised:
+            channel.send(MAIL)
+        assert raised.value.code == "timeout"
+        assert time.monotonic() - started < 0.5 + 1.0
 
 
 def test_no_address_or_body_reaches_the_logs(smtp_server, smtp_email, caplog):

@@ -39,10 +39,10 @@ def prism() -> Iterator[str]:
     process = subprocess.Popen([str(PRISM), "mock", str(SPEC), "--port", str(port), "--errors"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 60
         while not port_open("127.0.0.1", port):
             if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail("Prism did not start within 90 s")
+                pytest.fail(f"Prism did not start within 60 s (exit code {process.poll()})")
             time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -55,6 +55,7 @@ def test_our_sms_request_is_valid_against_twilios_spec(prism, sender):
     channel = TwilioSms(SID, "token", status_callback_url=lambda d: f"https://drip.clinic.test/webhooks/twilio/status?delivery={d}",
                         timeout_s=10, api_base_url=prism, **sender)
     receipt = channel.send(OutgoingSms(1, "+12125550123", "Sample Infusion Clinic: see you Tuesday."))
+    channel.close()
     assert receipt.provider_id.startswith("SM")
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TypeVar, cast
 from urllib.parse import urlsplit
 
 from drip.channels.base import EmailChannel, SmsChannel
+
+Channel = TypeVar("Channel", SmsChannel, EmailChannel)
 
 
 @cache
@@ -39,7 +42,7 @@ def build_channels() -> tuple[SmsChannel, EmailChannel]:
             _limited(email, f"drip:rate:email:{settings.EMAIL_HOST}", settings.DRIP_EMAIL_PER_S))
 
 
-def _limited(channel, key: str, per_second: float):  # type: ignore[no-untyped-def]
+def _limited(channel: Channel, key: str, per_second: float) -> Channel:
     """Share the provider's limit across every worker process (Redis), when one is set."""
     from django.conf import settings
 
@@ -47,9 +50,20 @@ def _limited(channel, key: str, per_second: float):  # type: ignore[no-untyped-d
         return channel
     from drip.ratelimit import RateLimited, RedisRateLimiter
 
-    return RateLimited(channel, RedisRateLimiter(settings.DRIP_RATE_LIMIT_REDIS_URL, key, per_second))
+    limiter = RedisRateLimiter(settings.DRIP_RATE_LIMIT_REDIS_URL, key, per_second)
+    return cast(Channel, RateLimited(channel, limiter))  # same send(), a slot taken first
 
 
 def reset_channels() -> None:
-    """Forget the cached channels (tests that change settings)."""
+    """Close and forget the cached channels (tests that change settings)."""
+    if build_channels.cache_info().currsize:
+        for channel in build_channels():  # the cached pair, not a new one
+            _close(channel)
     build_channels.cache_clear()
+
+
+def _close(channel: object) -> None:
+    inner = getattr(channel, "_channel", None)  # a RateLimited wrapper: close what it wraps
+    close = getattr(inner or channel, "close", None)
+    if close is not None:
+        close()

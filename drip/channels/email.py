@@ -6,14 +6,22 @@ refused connection or a timeout -> transient.
 
 from __future__ import annotations
 
+import re
 import smtplib
-import socket
 import threading
+import weakref
 
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend
 
 from drip.channels.base import OutgoingEmail, Receipt
-from drip.errors import PermanentDeliveryError, TransientDeliveryError
+from drip.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
+
+# SMTP replies often quote the address ("550 5.1.1 <alex@...>: Recipient address rejected");
+# the detail is stored on the delivery row and may be printed, so addresses are masked.
+_ADDRESS_LIKE = re.compile(r"[^\s<>\"'@]+@[^\s<>\"']+")
+# A kept-open connection the server has since closed (idle timeout) fails like this.
+_STALE = (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 def message_id(delivery_id: int, domain: str) -> str:
@@ -22,6 +30,7 @@ def message_id(delivery_id: int, domain: str) -> str:
 
 
 def build_email_message(message: OutgoingEmail, *, from_email: str, domain: str) -> EmailMultiAlternatives:
+    """The MIME message SMTP and the file outbox both send: text, an HTML alternative, headers."""
     headers = {"Message-ID": message_id(message.delivery_id, domain)}
     if message.unsubscribe_url:
         headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
@@ -32,7 +41,10 @@ def build_email_message(message: OutgoingEmail, *, from_email: str, domain: str)
 
 
 class SmtpEmail:
-    """Thread-safe: one SMTP connection per thread, kept open and reopened after an error."""
+    """Thread-safe: one SMTP connection per thread, kept open and reopened after an error.
+
+    ``close()`` closes every thread's connection; so does garbage collection of the channel.
+    """
 
     def __init__(self, *, host: str, port: int, username: str = "", password: str = "",
                  use_tls: bool = False, timeout_s: float = 10.0, from_email: str,
@@ -42,45 +54,102 @@ class SmtpEmail:
         self.from_email = from_email
         self.domain = message_id_domain
         self._local = threading.local()
+        # Every thread's connection, so close() reaches them all; the finalizer closes them if
+        # the channel is dropped without close() (a socket must not be left to the collector).
+        self._open: set[EmailBackend] = set()
+        self._open_lock = threading.Lock()
+        weakref.finalize(self, _close_all, self._open, self._open_lock)
+
+    def close(self) -> None:
+        """Close every thread's SMTP connection (they reopen on the next send)."""
+        _close_all(self._open, self._open_lock)
 
     def send(self, message: OutgoingEmail) -> Receipt:
         mail = build_email_message(message, from_email=self.from_email, domain=self.domain)
-        mail.connection = self._connection()
         try:
-            mail.send(fail_silently=False)
+            try:
+                self._send_on(self._connection(), mail)
+            except _STALE as error:
+                if not self._local.reused or _timed_out(error):
+                    raise  # a fresh connection failing, or a stall: not a stale connection
+                # The server closed our idle connection; nothing was accepted. Once more, fresh.
+                self._drop_connection()
+                self._send_on(self._connection(), mail)
         except Exception as error:
             self._drop_connection()
-            raise _translate(error) from error
+            translated = _translate(error)
+            if translated is None:
+                raise
+            raise translated from None  # the chain would repeat the recipient address
         return Receipt(provider_id=mail.extra_headers["Message-ID"])
 
-    def _connection(self):  # type: ignore[no-untyped-def]
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
+    @staticmethod
+    def _send_on(connection: EmailBackend, mail: EmailMultiAlternatives) -> None:
+        mail.connection = connection
+        mail.send(fail_silently=False)
+
+    def _connection(self) -> EmailBackend:
+        connection: EmailBackend | None = getattr(self._local, "connection", None)
+        # A backend whose socket close() has closed counts as none (it would reconnect per message).
+        self._local.reused = connection is not None and connection.connection is not None
+        if connection is None or connection.connection is None:
             connection = get_connection("django.core.mail.backends.smtp.EmailBackend",
                                         fail_silently=False, **self._options)
+            try:
+                # Opened here, so Django's send_messages() does not close it after each message.
+                connection.open()
+            except BaseException:
+                _close_quietly(connection)  # a half-open one (STARTTLS or login failed) holds a socket
+                raise
             self._local.connection = connection
+            with self._open_lock:
+                self._open.add(connection)
         return connection
 
     def _drop_connection(self) -> None:
         connection = getattr(self._local, "connection", None)
         self._local.connection = None
         if connection is not None:
-            try:
-                connection.close()
-            except Exception:  # noqa: BLE001 - closing a broken connection may fail; it is gone anyway
-                pass
+            with self._open_lock:
+                self._open.discard(connection)
+            _close_quietly(connection)
 
 
-def _translate(error: Exception) -> Exception:
+def _close_all(connections: set[EmailBackend], lock: threading.Lock) -> None:
+    with lock:
+        closing = list(connections)
+        connections.clear()
+    for connection in closing:
+        _close_quietly(connection)
+
+
+def _close_quietly(connection: EmailBackend) -> None:
+    """QUIT politely if the server is still there; in any case release the socket."""
+    # Django 5.2 keeps a half-open connection (STARTTLS or login failed) in _partial_connection.
+    sockets = [connection.connection, getattr(connection, "_partial_connection", None)]
+    try:
+        connection.close()
+    except Exception:  # noqa: BLE001 - closing a broken connection may fail; it is gone anyway
+        for smtp in sockets:
+            if smtp is not None:
+                smtp.close()  # no I/O: just closes the socket
+
+
+def _translate(error: Exception) -> DeliveryError | None:
     code = _smtp_code(error)
     if code is not None:
         kind = TransientDeliveryError if 400 <= code < 500 else PermanentDeliveryError
         return kind(f"smtp-{code}", _smtp_text(error))
-    if isinstance(error, (socket.timeout, TimeoutError)):
+    if _timed_out(error):
         return TransientDeliveryError("timeout", "SMTP server did not answer in time")
     if isinstance(error, (smtplib.SMTPException, OSError)):
         return TransientDeliveryError("connection", type(error).__name__)
-    return error
+    return None
+
+
+def _timed_out(error: BaseException) -> bool:
+    # smtplib reports a read that timed out as SMTPServerDisconnected, the timeout as its context.
+    return isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError)  # socket.timeout too
 
 
 def _smtp_code(error: Exception) -> int | None:
@@ -92,10 +161,10 @@ def _smtp_code(error: Exception) -> int | None:
 
 
 def _smtp_text(error: Exception) -> str:
+    raw: bytes | str = type(error).__name__
     if isinstance(error, smtplib.SMTPResponseException):
         raw = error.smtp_error
-        return (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw))[:300]
-    if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
+    elif isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
         raw = next(iter(error.recipients.values()))[1]
-        return (raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw))[:300]
-    return type(error).__name__
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    return _ADDRESS_LIKE.sub("[address]", text)[:300]

@@ -15,6 +15,8 @@ from drip.channels.email import build_email_message
 
 
 class OutboxSms:
+    """SMS as JSON lines in ``sms.jsonl``: delivery_id, to, body and a made-up sid."""
+
     def __init__(self, directory: Path) -> None:
         self.path = directory / "sms.jsonl"
         directory.mkdir(parents=True, exist_ok=True)
@@ -31,6 +33,8 @@ class OutboxSms:
 
 
 class OutboxEmail:
+    """Each email as a full MIME file, with the headers SMTP would carry."""
+
     def __init__(self, directory: Path, *, from_email: str, message_id_domain: str) -> None:
         self.directory = directory
         self.from_email = from_email
@@ -39,8 +43,23 @@ class OutboxEmail:
 
     def send(self, message: OutgoingEmail) -> Receipt:
         mail = build_email_message(message, from_email=self.from_email, domain=self.domain)
-        path = self.directory / f"email-{message.delivery_id}.eml"
-        if path.exists():  # a second send of one delivery must be visible, never overwritten
-            path = self.directory / f"email-{message.delivery_id}-again-{os.getpid()}-{id(mail)}.eml"
-        path.write_bytes(mail.message().as_bytes())
+        fd = self._create_new(message.delivery_id)
+        try:
+            os.write(fd, mail.message().as_bytes())
+        finally:
+            os.close(fd)
         return Receipt(provider_id=mail.extra_headers["Message-ID"])
+
+    def _create_new(self, delivery_id: int) -> int:
+        """``email-<id>.eml``, or ``email-<id>.<n>.eml`` for a second send: never overwritten.
+
+        O_EXCL makes the name check and the creation one step, so two processes sending the
+        same delivery both leave a file.
+        """
+        copy = 1
+        while True:
+            name = f"email-{delivery_id}.eml" if copy == 1 else f"email-{delivery_id}.{copy}.eml"
+            try:
+                return os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                copy += 1

@@ -2,55 +2,90 @@
 
 Provider answers become our errors (DESIGN §6): 20429, 429 and 5xx -> transient; 21610 (the
 recipient replied STOP to the carrier) -> opted out; 21211, 21614, 21606, 21408 and any other
-4xx -> permanent; timeouts and dropped connections -> transient.
+4xx -> permanent; timeouts and dropped connections -> transient. Both of Twilio's error
+formats are understood: the legacy JSON (``TwilioRestException``) and RFC 9457 problem
+details (``TwilioServiceException``, which is not a subclass of the former).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 
 import requests
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from drip.channels.base import OutgoingSms, Receipt
-from drip.errors import PermanentDeliveryError, RecipientOptedOutError, TransientDeliveryError
+from drip.errors import (
+    DeliveryError,
+    PermanentDeliveryError,
+    RecipientOptedOutError,
+    TransientDeliveryError,
+)
 
 log = logging.getLogger("drip.channels.sms")
 OPTED_OUT = 21610
 RATE_LIMITED = 20429
+# Twilio's error messages quote the number ("The 'To' number +1212... is not valid"); the
+# detail is stored on the delivery row and may be printed, so numbers are masked.
+_PHONE_LIKE = re.compile(r"\+?\d[\d ().-]{5,}\d")
 
 
 class TwilioSms:
-    """Thread-safe: one Twilio client (and keep-alive connection pool) per thread."""
+    """Thread-safe: one Twilio client (and keep-alive connection pool) per thread.
+
+    ``status_callback_url`` is a function of the delivery id, or a string with a
+    ``{delivery_id}`` placeholder; either way the URL identifies the delivery.
+    """
 
     def __init__(self, account_sid: str, auth_token: str, *, from_number: str = "",
-                 messaging_service_sid: str = "", status_callback_url: Callable[[int], str],
+                 messaging_service_sid: str = "", status_callback_url: Callable[[int], str] | str,
                  timeout_s: float = 10.0, api_base_url: str = "") -> None:
         if not (from_number or messaging_service_sid):
             raise ValueError("TwilioSms needs a From number or a Messaging Service SID")
+        if isinstance(status_callback_url, str) and "{delivery_id}" not in status_callback_url:
+            raise ValueError("status_callback_url needs a {delivery_id} placeholder")
         self._sid, self._token = account_sid, auth_token
         self._sender = {"messaging_service_sid": messaging_service_sid} if messaging_service_sid else {"from_": from_number}
         self._callback = status_callback_url
         self._timeout_s = timeout_s
         self._base_url = api_base_url
         self._local = threading.local()
+        self._sessions: list[requests.Session] = []  # every thread's, for close()
+        self._sessions_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close every thread's keep-alive connections (they reconnect on the next send)."""
+        with self._sessions_lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+
+    def status_callback_for(self, delivery_id: int) -> str:
+        if isinstance(self._callback, str):
+            return self._callback.format(delivery_id=delivery_id)
+        return self._callback(delivery_id)
 
     def send(self, message: OutgoingSms) -> Receipt:
         try:
             created = self._client().messages.create(
                 to=message.to, body=message.body,
-                status_callback=self._callback(message.delivery_id), **self._sender,
+                status_callback=self.status_callback_for(message.delivery_id), **self._sender,
             )
-        except TwilioRestException as error:
+        except (TwilioRestException, TwilioServiceException) as error:
             raise _translate(error) from None
         except requests.Timeout:
             raise TransientDeliveryError("timeout", f"no answer within {self._timeout_s} s") from None
         except requests.RequestException as error:
             raise TransientDeliveryError("connection", type(error).__name__) from None
+        except ValueError:  # a 2xx whose body is not JSON: the provider may have sent it
+            raise _unreadable(message.delivery_id) from None
+        if not created.sid:
+            raise _unreadable(message.delivery_id)
         return Receipt(provider_id=str(created.sid))
 
     def _client(self) -> Client:
@@ -60,23 +95,40 @@ class TwilioSms:
             # requests re-reads proxy variables from the environment on every call (a third of
             # the SDK's CPU per message, profiled); they are read once, above, instead.
             http.session.trust_env = False
+            with self._sessions_lock:
+                self._sessions.append(http.session)
             client = Client(self._sid, self._token, http_client=http)
+            # The SDK reads TWILIO_EDGE/TWILIO_REGION from the environment and rewrites the API
+            # host with them; drip talks to the plain host (or api_base_url), so leave them unset.
+            client.edge = client.region = None
             if self._base_url:
                 client.api.base_url = self._base_url.rstrip("/")
             self._local.client = client
         return client
-
 
     def _proxies(self) -> dict[str, str] | None:
         url = self._base_url or "https://api.twilio.com"
         return requests.utils.get_environ_proxies(url) or None
 
 
-def _translate(error: TwilioRestException) -> Exception:
-    code = error.code
-    detail = str(error.msg)[:300] if error.msg else ""
+def _translate(error: TwilioRestException | TwilioServiceException) -> DeliveryError:
+    status = int(error.status or 0)
+    code = int(error.code) if str(error.code or "").isdigit() else None
+    if isinstance(error, TwilioServiceException):
+        raw = error.detail or error.title
+    else:
+        raw = error.msg
+    detail = _PHONE_LIKE.sub("[number]", str(raw or ""))[:300]
+    label = str(code or status)
     if code == OPTED_OUT:
-        return RecipientOptedOutError(str(code), detail)
-    if code == RATE_LIMITED or error.status == 429 or error.status >= 500:
-        return TransientDeliveryError(str(code or error.status), detail)
-    return PermanentDeliveryError(str(code or error.status), detail)
+        return RecipientOptedOutError(label, detail)
+    if code == RATE_LIMITED or status == 429 or status >= 500:
+        return TransientDeliveryError(label, detail)
+    return PermanentDeliveryError(label, detail)
+
+
+def _unreadable(delivery_id: int) -> PermanentDeliveryError:
+    # Not transient: the provider answered 2xx, so the message may be on its way; a resend
+    # could duplicate it. The status callback (it names the delivery) settles what happened.
+    log.warning("sms.unreadable_response delivery_id=%s", delivery_id)
+    return PermanentDeliveryError("unreadable-response", "Twilio answered 2xx without a message SID")

@@ -17,6 +17,7 @@ PUBLIC_BASE = "https://drip.clinic.test"
 
 @pytest.fixture
 def twilio_server() -> Iterator[FakeTwilio]:
+    """A Twilio-speaking server on loopback for this test (``.base_url``, ``.received``, faults)."""
     server = FakeTwilio().start()
     yield server
     server.stop()
@@ -24,33 +25,47 @@ def twilio_server() -> Iterator[FakeTwilio]:
 
 @pytest.fixture
 def smtp_server() -> Iterator[SmtpServer]:
+    """An aiosmtpd server on loopback for this test (``.port``, ``.received``, refusals)."""
     server = SmtpServer().start()
     yield server
     server.stop()
 
 
-def make_twilio_sms(server: FakeTwilio, *, timeout_s: float = 5.0, messaging_service_sid: str = "") -> TwilioSms:
+def make_twilio_sms(server: FakeTwilio, *, timeout_s: float = 5.0, messaging_service_sid: str = "",
+                    public_base_url: str = PUBLIC_BASE) -> TwilioSms:
+    """A TwilioSms for ``server``; status callbacks go to ``public_base_url``/webhooks/twilio/status."""
     return TwilioSms(
         server.account_sid, server.auth_token, from_number="+15005550006",
         messaging_service_sid=messaging_service_sid,
-        status_callback_url=lambda d: f"{PUBLIC_BASE}/webhooks/twilio/status?delivery={d}",
+        status_callback_url=f"{public_base_url}/webhooks/twilio/status?delivery={{delivery_id}}",
         timeout_s=timeout_s, api_base_url=server.base_url,
     )
 
 
 def make_smtp_email(server: SmtpServer, *, timeout_s: float = 5.0) -> SmtpEmail:
-    return SmtpEmail(host="127.0.0.1", port=server.port, timeout_s=timeout_s,
+    """An SmtpEmail for ``server``: From care@clinic.test, Message-IDs @clinic.test."""
+    return make_smtp_email_at(server.port, timeout_s=timeout_s)
+
+
+def make_smtp_email_at(port: int, *, timeout_s: float = 5.0) -> SmtpEmail:
+    return SmtpEmail(host="127.0.0.1", port=port, timeout_s=timeout_s,
                      from_email="care@clinic.test", message_id_domain="clinic.test")
 
 
 @pytest.fixture
-def twilio_sms(twilio_server: FakeTwilio) -> TwilioSms:
-    return make_twilio_sms(twilio_server)
+def twilio_sms(twilio_server: FakeTwilio) -> Iterator[TwilioSms]:
+    """A TwilioSms pointed at ``twilio_server`` (From +15005550006, 5 s timeout)."""
+    channel = make_twilio_sms(twilio_server)
+    yield channel
+    channel.close()
 
 
 @pytest.fixture
-def smtp_email(smtp_server: SmtpServer) -> SmtpEmail:
-    return make_smtp_email(smtp_server)
+def smtp_email(smtp_server: SmtpServer) -> Iterator[SmtpEmail]:
+    """An SmtpEmail pointed at ``smtp_server`` (From care@clinic.test, Message-IDs @clinic.test)."""
+    channel = make_smtp_email(smtp_server)
+    yield channel
+    channel.close()
 
 
 @pytest.fixture

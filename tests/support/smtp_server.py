@@ -1,8 +1,9 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it accepts and can refuse.
 
 Runs in-process (``SmtpServer().start()``) or as a process for benchmarks and fault tests:
-``python -m tests.support.smtp_server --port 0 --fail-451-rate 0.3 --record FILE`` prints its
-port on the first line and appends one JSON line per accepted message to FILE.
+``python -m tests.support.smtp_server --port 0 --fail-451-rate 0.3 [--fail-550-rate R] --record FILE``
+prints its port on the first line and appends one JSON line per accepted message to FILE:
+{"message_id", "arrived" (epoch seconds)}.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import email
 import email.policy
+import fnmatch
 import json
 import random
 import re
@@ -29,8 +31,12 @@ NO_SUCH_USER = "550 5.1.1 No such user"
 
 @dataclass
 class Accepted:
+    """One accepted message: raw bytes, arrival (time.monotonic()), envelope, client address."""
+
     raw: bytes
     arrived: float
+    rcpt_tos: list[str] = field(default_factory=list)
+    peer: tuple[str, int] | None = None  # the client's (host, port): one per SMTP connection
 
     @property
     def message(self) -> EmailMessage:
@@ -42,14 +48,34 @@ class Accepted:
         found = _MESSAGE_ID.search(self.raw.split(b"\r\n\r\n", 1)[0])
         return found.group(1).decode() if found else ""
 
+    @property
+    def to(self) -> str:
+        return str(self.message["To"])
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def parts(self) -> dict[str, str]:
+        """Content type -> decoded content of each leaf part (text/plain, text/html)."""
+        return {part.get_content_type(): part.get_content() for part in self.message.walk()
+                if not part.is_multipart()}
+
 
 @dataclass
 class SmtpServer:
-    """``refuse_next`` answers the next N messages with a code; ``fail_rate`` at random."""
+    """The server's state and failure policy; ``start()`` serves it on 127.0.0.1.
+
+    Refusals, checked in this order: ``refusals`` (recipient pattern -> reply, at RCPT, always;
+    fnmatch patterns such as ``*@bounce.test``), ``refuse_next`` (the next N messages, at
+    DATA), then seeded random ones: ``fail_rate`` answers 451, ``fail_550_rate`` answers 550.
+    """
 
     received: list[Accepted] = field(default_factory=list)
-    refusals: dict[str, str] = field(default_factory=dict)  # recipient -> reply, always
-    fail_rate: float = 0.0
+    refusals: dict[str, str] = field(default_factory=dict)  # recipient pattern -> reply
+    fail_rate: float = 0.0  # 451 at this rate
+    fail_550_rate: float = 0.0
     seed: int = 1
     _scripted: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -72,21 +98,29 @@ class SmtpServer:
         with self._lock:
             return [a.message_id for a in self.received]
 
+    def refuse_recipients(self, pattern: str, reply: str) -> None:
+        """Refuse every recipient matching ``pattern`` (fnmatch, case-insensitive) with ``reply``."""
+        self.refusals[pattern] = reply
+
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:  # noqa: N802
-        if address in self.refusals:
-            return self.refusals[address]
+        for pattern, reply in list(self.refusals.items()):
+            if fnmatch.fnmatchcase(address.lower(), pattern.lower()):
+                return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        arrived = time.monotonic()
         with self._lock:
             scripted = self._scripted.pop(0) if self._scripted else None
-            random_fail = self.fail_rate and self._rng.random() < self.fail_rate
+            draw = self._rng.random() if (self.fail_rate or self.fail_550_rate) else 1.0
         if scripted:
             return scripted
-        if random_fail:
+        if draw < self.fail_rate:
             return TRY_LATER
-        self.on_accept(Accepted(envelope.content, time.monotonic()))
+        if draw < self.fail_rate + self.fail_550_rate:
+            return NO_SUCH_USER
+        self.on_accept(Accepted(envelope.content, arrived, list(envelope.rcpt_tos), session.peer))
         return "250 Message accepted for delivery"
 
     def on_accept(self, accepted: Accepted) -> None:
@@ -104,6 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--fail-451-rate", type=float, default=0.0)
+    parser.add_argument("--fail-550-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--record", required=True)
     args = parser.parse_args()
@@ -111,9 +146,10 @@ def main() -> None:
 
     class Recording(SmtpServer):
         def on_accept(self, accepted: Accepted) -> None:
-            record_file.write(json.dumps({"message_id": accepted.message_id, "arrived": time.time()}) + "\n")
+            wall = time.time() - (time.monotonic() - accepted.arrived)
+            record_file.write(json.dumps({"message_id": accepted.message_id, "arrived": wall}) + "\n")
 
-    server = Recording(fail_rate=args.fail_451_rate, seed=args.seed).start(args.port)
+    server = Recording(fail_rate=args.fail_451_rate, fail_550_rate=args.fail_550_rate, seed=args.seed).start(args.port)
     print(server.port, flush=True)
     threading.Event().wait()
 

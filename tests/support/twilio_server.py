@@ -5,8 +5,9 @@ From or MessagingServiceSid, StatusCallback -> 201 and a message resource, like 
 are programmable: error answers (Twilio's error JSON), stalls, a delay on every answer.
 
 Also runs as a process for benchmarks and fault tests:
-``python -m tests.support.twilio_server --port 0 --delay-ms 200 --error-rate 0.3 --record FILE``
-prints its port on the first line and appends one JSON line per accepted message to FILE.
+``python -m tests.support.twilio_server --port 0 --delay-ms 200 --error-rate 0.3 --stall-rate 0.05
+--stall-s 15 --record FILE`` prints its port on the first line and appends one JSON line per
+accepted message to FILE: {"delivery_id", "sid", "to", "arrived" (epoch seconds)}.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import re
 import secrets
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -28,12 +30,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from twilio.request_validator import RequestValidator
 
 _PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-f]{32}|[A-Za-z0-9]+)/Messages\.json$")
+# Twilio's own wording; like Twilio's, some quote the number (the channel must mask it).
 ERROR_MESSAGES = {
-    21211: "The 'To' number is not a valid phone number.",
-    21408: "Permission to send an SMS has not been enabled for the region indicated by the 'To' number.",
-    21606: "The 'From' phone number provided is not a valid message-capable Twilio phone number.",
+    21211: "The 'To' number {to} is not a valid phone number.",
+    21408: "Permission to send an SMS has not been enabled for the region indicated by the 'To' number: {to}.",
+    21606: "The 'From' phone number provided is not a valid message-capable Twilio phone number for this destination/account.",
     21610: "Attempt to send to unsubscribed recipient",
-    21614: "'To' number is not a valid mobile number",
+    21614: "To number: {to}, is not a mobile number",
     20429: "Too Many Requests",
     20500: "Internal Server Error",
     20503: "Service Unavailable",
@@ -49,9 +52,12 @@ class Reply:
 
 @dataclass
 class Received:
+    """One accepted message: the SID we issued, the posted form, when the request arrived."""
+
     sid: str
     form: dict[str, str]
-    arrived: float  # time.monotonic()
+    arrived: float  # time.monotonic() when the request arrived, before any simulated delay
+    peer: tuple[str, int] | None = None  # the client's (host, port): one per keep-alive connection
 
     @property
     def delivery_id(self) -> int | None:
@@ -62,18 +68,28 @@ class Received:
 
 @dataclass
 class FakeTwilio:
+    """The server's state and fault programme; ``start()`` serves it on 127.0.0.1, a free port.
+
+    Answers, in order of precedence: scripted ones (``fail_next``), then ``policy(index, form)``
+    (``set_fault_rates`` installs a seeded random one), then 201. ``delay_s`` delays every
+    answer, like the real API's 100-300 ms. ``error_format="rfc9457"`` answers errors as RFC
+    9457 problem details, the format Twilio's newer APIs use, instead of the legacy JSON.
+    """
+
     account_sid: str = "AC" + "0" * 32
     auth_token: str = "test-auth-token"
     delay_s: float = 0.0
     policy: Callable[[int, dict[str, str]], Reply] | None = None
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
+    error_format: str = "legacy"  # or "rfc9457"
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _scripted: list[Reply] = field(default_factory=list)
 
     def start(self) -> FakeTwilio:
         self._server = _Server(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval (the default 0.5 s per test).
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 
@@ -124,24 +140,56 @@ class FakeTwilio:
                 return self._scripted.pop(0)
         return self.policy(index, form) if self.policy else Reply()
 
-    def accept(self, form: dict[str, str]) -> Received:
-        record = Received("SM" + secrets.token_hex(16), form, time.monotonic())
+    def accept(self, form: dict[str, str], arrived: float, peer: tuple[str, int] | None = None) -> Received:
+        record = Received("SM" + secrets.token_hex(16), form, arrived, peer)
         with self._lock:
             self.received.append(record)
         return record
 
-    def send_status_callback(self, record: Received, status: str = "delivered",
-                             error_code: str | None = None, url: str | None = None) -> int:
-        """POST a Twilio-signed status callback to the record's StatusCallback (or ``url``)."""
+    def find(self, which: Received | str | int) -> Received:
+        """An accepted message by record, Message SID ("SM...") or delivery id."""
+        if isinstance(which, Received):
+            return which
+        with self._lock:
+            for record in self.received:
+                if record.sid == which or (isinstance(which, int) and record.delivery_id == which):
+                    return record
+        raise LookupError(f"no accepted message for {which!r}")
+
+    def status_callback_params(self, which: Received | str | int, status: str = "delivered",
+                               error_code: int | str | None = None) -> dict[str, str]:
+        """The form Twilio posts to a StatusCallback (all of it is covered by the signature)."""
+        record = self.find(which)
+        params = {"MessageSid": record.sid, "SmsSid": record.sid, "MessageStatus": status, "SmsStatus": status,
+                  "AccountSid": self.account_sid, "To": record.form["To"], "ApiVersion": "2010-04-01"}
+        if record.form.get("From"):
+            params["From"] = record.form["From"]
+        if record.form.get("MessagingServiceSid"):
+            params["MessagingServiceSid"] = record.form["MessagingServiceSid"]
+        if error_code is not None:
+            params["ErrorCode"] = str(error_code)
+        return params
+
+    def send_status_callback(self, which: Received | str | int, status: str = "delivered",
+                             error_code: int | str | None = None, *, auth_token: str | None = None,
+                             url: str | None = None) -> int:
+        """POST a Twilio-signed status callback to the message's StatusCallback (or ``url``).
+
+        ``which`` is a record, a Message SID or a delivery id. The X-Twilio-Signature is made
+        with ``auth_token`` (default: this server's), so a test can also send a forged one.
+        Returns the HTTP status the webhook answered (4xx/5xx included, not raised).
+        """
+        record = self.find(which)
         target = url or record.form["StatusCallback"]
-        params = {"MessageSid": record.sid, "MessageStatus": status, "AccountSid": self.account_sid}
-        if error_code:
-            params["ErrorCode"] = error_code
-        signature = RequestValidator(self.auth_token).compute_signature(target, params)
+        params = self.status_callback_params(record, status, error_code)
+        signature = RequestValidator(auth_token or self.auth_token).compute_signature(target, params)
         request = urllib.request.Request(target, data=urllib.parse.urlencode(params).encode(),
                                          headers={"X-Twilio-Signature": signature})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(response.status)
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
 
 
 class _Server(ThreadingHTTPServer):
@@ -158,6 +206,7 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            arrived = time.monotonic()
             length = int(self.headers.get("Content-Length", "0"))
             form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
             match = _PATH.match(self.path)
@@ -171,8 +220,11 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
             if reply.delay_s or fake.delay_s:
                 time.sleep(reply.delay_s or fake.delay_s)  # the provider's latency, simulated
             if reply.status >= 300:
-                return self._json(reply.status, _error(reply.code or reply.status, ERROR_MESSAGES.get(reply.code or 0, "error"), reply.status))
-            record = fake.accept(form)
+                code = reply.code or reply.status
+                message = ERROR_MESSAGES.get(code, "error").format(to=form["To"])
+                body = _problem(code, message, reply.status) if fake.error_format == "rfc9457" else _error(code, message, reply.status)
+                return self._json(reply.status, body)
+            record = fake.accept(form, arrived, self.client_address[:2])
             self._json(201, _resource(fake.account_sid, record))
 
         def _authorized(self) -> bool:
@@ -192,6 +244,12 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
 
 def _error(code: int, message: str, status: int = 400) -> dict[str, object]:
     return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+
+
+def _problem(code: int, message: str, status: int) -> dict[str, object]:
+    """RFC 9457 problem details, as Twilio's newer APIs answer (the SDK's TwilioServiceException)."""
+    return {"type": f"https://www.twilio.com/docs/errors/{code}", "title": message.split(".")[0],
+            "status": status, "code": code, "detail": message, "instance": None}
 
 
 def _resource(account_sid: str, record: Received) -> dict[str, object]:
@@ -216,18 +274,22 @@ def main() -> None:
     parser.add_argument("--stall-rate", type=float, default=0)
     parser.add_argument("--stall-s", type=float, default=0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--error-format", choices=("legacy", "rfc9457"), default="legacy")
     parser.add_argument("--record", required=True)
     args = parser.parse_args()
-    fake = FakeTwilio(args.account_sid, args.auth_token, delay_s=args.delay_ms / 1000)
+    fake = FakeTwilio(args.account_sid, args.auth_token, delay_s=args.delay_ms / 1000, error_format=args.error_format)
     if args.error_rate or args.stall_rate:
         fake.set_fault_rates(error_rate=args.error_rate, stall_rate=args.stall_rate, stall_s=args.stall_s, seed=args.seed)
     record_file = open(args.record, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     original_accept = fake.accept
 
-    def accept_and_record(form: dict[str, str]) -> Received:
-        record = original_accept(form)
+    def accept_and_record(form: dict[str, str], arrived: float, peer: tuple[str, int] | None = None) -> Received:
+        record = original_accept(form, arrived, peer)
+        # Wall-clock arrival (other processes compare it with their own clocks), not "now":
+        # the simulated delay has already passed by the time a message is accepted.
+        wall = time.time() - (time.monotonic() - arrived)
         record_file.write(json.dumps({"delivery_id": record.delivery_id, "sid": record.sid,
-                                      "to": form["To"], "arrived": time.time()}) + "\n")
+                                      "to": form["To"], "arrived": wall}) + "\n")
         return record
 
     fake.accept = accept_and_record  # type: ignore[method-assign]
