@@ -15,7 +15,7 @@ class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         if name.split(".")[0] in FORBIDDEN or name in FORBIDDEN:
             raise ImportError("pure core imported " + name)
-import yaml, jinja2, jinja2.sandbox, markdown_it, zoneinfo  # third-party and stdlib deps load first
+import yaml, jinja2, jinja2.sandbox, cmarkgfm, zoneinfo  # third-party and stdlib deps load first
 sys.meta_path.insert(0, Block())
 import datetime, time
 class NoClock(datetime.datetime):

@@ -76,6 +76,18 @@ def test_html_in_a_patient_name_is_escaped_in_the_email():
     assert 'href="https://evil.test"' not in mail.html
 
 
+def test_raw_html_in_an_email_template_is_refused_with_its_line():
+    broken = template(email=EMAIL.replace("{{ clinic_name }}\n", '<img src="x">{{ clinic_name }}\n'))
+    (problem,) = validate_message(broken)
+    assert str(problem) == "email.md:11: raw HTML is not allowed in an email; write Markdown"
+    assert validate_message(template(email=EMAIL + "\nSee <https://clinic.test/faq> or 2 < 3.\n")) == []
+
+
+def test_a_javascript_link_in_markdown_is_not_a_link():
+    mail = render_email(template(email=EMAIL + "\n[call us](javascript:alert(1))\n"), context())
+    assert "javascript:" not in mail.html and "call us" in mail.html
+
+
 def test_a_missing_variable_raises_instead_of_rendering_blank():
     values = context()
     del values["first_name"]
