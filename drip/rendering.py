@@ -264,7 +264,7 @@ def _markdown_html(markdown: str) -> str:
     escaped, and Markdown escapes on its way to HTML. Templates may not contain raw HTML at all
     (``validate_message``).
     """
-    return cmarkgfm.markdown_to_html(markdown, options=cmarkgfm.Options.CMARK_OPT_DEFAULT)
+    return str(cmarkgfm.markdown_to_html(markdown, options=cmarkgfm.Options.CMARK_OPT_DEFAULT))
 
 
 def _text_footer(context: Mapping[str, object]) -> str:
