@@ -7,9 +7,12 @@ refused connection or a timeout -> transient.
 from __future__ import annotations
 
 import re
+import secrets
 import smtplib
 import threading
 import weakref
+from email.policy import Compat32
+from typing import Any
 
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend
@@ -29,13 +32,41 @@ def message_id(delivery_id: int, domain: str) -> str:
     return f"<drip.delivery.{delivery_id}@{domain}>"
 
 
+class FastFoldingPolicy(Compat32):
+    """Python's compat32 policy (Django's), with a shortcut for headers that need no folding
+    or encoding: short, printable ASCII, single-spaced. The bytes are the same (tested); the
+    general path cost more than half of a message's serialisation, profiled."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if (isinstance(value, str) and len(name) + len(value) + 2 <= (self.max_line_length or 78)
+                and value.isascii() and value.isprintable() and "  " not in value and value == value.strip()):
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)  # type: ignore[no-any-return]
+
+
+FAST_FOLDING = FastFoldingPolicy()
+
+
+class DripEmailMessage(EmailMultiAlternatives):
+    """Django's multipart email, serialised faster: the fast-folding policy, and a random
+    boundary set up front (Python's generator otherwise compiles a new regular expression for
+    every message to check the boundary it picks against the body)."""
+
+    def message(self) -> Any:
+        msg = super().message()
+        msg.policy = FAST_FOLDING  # the generator uses the root's policy for every part
+        if msg.is_multipart():
+            msg.set_boundary(f"=_drip_{secrets.token_hex(16)}")  # 128 random bits: not in any body
+        return msg
+
+
 def build_email_message(message: OutgoingEmail, *, from_email: str, domain: str) -> EmailMultiAlternatives:
     """The MIME message SMTP and the file outbox both send: text, an HTML alternative, headers."""
     headers = {"Message-ID": message_id(message.delivery_id, domain)}
     if message.unsubscribe_url:
         headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    mail = EmailMultiAlternatives(message.subject, message.text, from_email, [message.to], headers=headers)
+    mail = DripEmailMessage(message.subject, message.text, from_email, [message.to], headers=headers)
     mail.attach_alternative(message.html, "text/html")
     return mail
 
