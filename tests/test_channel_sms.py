@@ -184,3 +184,14 @@ def test_the_servers_status_callbacks_are_signed_like_twilios(twilio_server, cal
     assert RequestValidator(twilio_server.auth_token).validate(url, form, signature)
     assert not RequestValidator(twilio_server.auth_token).validate(url, form, forged)
     channel.close()
+
+
+def test_the_proxy_comes_from_the_environment_once_and_no_proxy_is_respected(monkeypatch):
+    from drip.channels.twilio_http import Urllib3HttpClient
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.clinic.test:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    proxied = Urllib3HttpClient(timeout=1, api_url="https://api.twilio.com")
+    direct = Urllib3HttpClient(timeout=1, api_url="http://127.0.0.1:9")
+    assert proxied.pool.proxy is not None and proxied.pool.proxy.host == "proxy.clinic.test"
+    assert getattr(direct.pool, "proxy", None) is None

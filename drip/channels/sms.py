@@ -14,12 +14,13 @@ import re
 import threading
 from collections.abc import Callable
 
-import requests
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
+from urllib3.exceptions import HTTPError, NewConnectionError
+from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
 from drip.channels.base import OutgoingSms, Receipt
+from drip.channels.twilio_http import Urllib3HttpClient
 from drip.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -36,7 +37,8 @@ _PHONE_LIKE = re.compile(r"\+?\d[\d ().-]{5,}\d")
 
 
 class TwilioSms:
-    """Thread-safe: one Twilio client (and keep-alive connection pool) per thread.
+    """Thread-safe: one Twilio client (and keep-alive connection) per thread, on urllib3
+    (``twilio_http.Urllib3HttpClient``) instead of the SDK's default ``requests`` transport.
 
     ``status_callback_url`` is a function of the delivery id, or a string with a
     ``{delivery_id}`` placeholder; either way the URL identifies the delivery.
@@ -55,15 +57,15 @@ class TwilioSms:
         self._timeout_s = timeout_s
         self._base_url = api_base_url
         self._local = threading.local()
-        self._sessions: list[requests.Session] = []  # every thread's, for close()
-        self._sessions_lock = threading.Lock()
+        self._transports: list[Urllib3HttpClient] = []  # every thread's, for close()
+        self._transports_lock = threading.Lock()
 
     def close(self) -> None:
         """Close every thread's keep-alive connections (they reconnect on the next send)."""
-        with self._sessions_lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
+        with self._transports_lock:
+            transports, self._transports = self._transports, []
+        for transport in transports:
+            transport.close()
 
     def status_callback_for(self, delivery_id: int) -> str:
         if isinstance(self._callback, str):
@@ -78,9 +80,11 @@ class TwilioSms:
             )
         except (TwilioRestException, TwilioServiceException) as error:
             raise _translate(error) from None
-        except requests.Timeout:
+        except NewConnectionError:  # refused or unreachable (a subclass of the timeout error)
+            raise TransientDeliveryError("connection", "could not connect to Twilio") from None
+        except Urllib3Timeout:
             raise TransientDeliveryError("timeout", f"no answer within {self._timeout_s} s") from None
-        except requests.RequestException as error:
+        except HTTPError as error:  # reset, dropped, protocol error
             raise TransientDeliveryError("connection", type(error).__name__) from None
         except ValueError:  # a 2xx whose body is not JSON: the provider may have sent it
             raise _unreadable(message.delivery_id) from None
@@ -91,12 +95,9 @@ class TwilioSms:
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:
-            http = TwilioHttpClient(timeout=self._timeout_s, proxy=self._proxies())
-            # requests re-reads proxy variables from the environment on every call (a third of
-            # the SDK's CPU per message, profiled); they are read once, above, instead.
-            http.session.trust_env = False
-            with self._sessions_lock:
-                self._sessions.append(http.session)
+            http = Urllib3HttpClient(timeout=self._timeout_s, api_url=self._base_url or "https://api.twilio.com")
+            with self._transports_lock:
+                self._transports.append(http)
             client = Client(self._sid, self._token, http_client=http)
             # The SDK reads TWILIO_EDGE/TWILIO_REGION from the environment and rewrites the API
             # host with them; drip talks to the plain host (or api_base_url), so leave them unset.
@@ -105,10 +106,6 @@ class TwilioSms:
                 client.api.base_url = self._base_url.rstrip("/")
             self._local.client = client
         return client
-
-    def _proxies(self) -> dict[str, str] | None:
-        url = self._base_url or "https://api.twilio.com"
-        return requests.utils.get_environ_proxies(url) or None
 
 
 def _translate(error: TwilioRestException | TwilioServiceException) -> DeliveryError:
