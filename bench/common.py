@@ -16,12 +16,17 @@ ZONES = ["America/New_York", "America/Chicago", "America/Los_Angeles", "Pacific/
          "Europe/Berlin", "Asia/Kolkata", "Asia/Tokyo", "Australia/Sydney", "Pacific/Auckland", "America/Sao_Paulo"]
 
 
+# Names vary (one non-ASCII) like a real clinic's; each message renders for its own patient.
+FIRST_NAMES = ["Alex", "Sam", "Jordan", "Maria", "Wei", "Priya", "José", "Ngozi", "Olga", "Kenji", "Fatima", "Liam"]
+
+
 def setup_django() -> dict[str, str]:
     """Create (if needed) and migrate the bench database; return the env for worker processes."""
     import psycopg
 
+    # DRIP_DEBUG=0 as in production: Django's debug cursor would keep every query in memory.
     env = {"DATABASE_URL": BENCH_DB_URL, "DRIP_BROKER_URL": BENCH_BROKER, "DRIP_LOG_LEVEL": "WARNING",
-           "DJANGO_SETTINGS_MODULE": "drip.settings"}
+           "DJANGO_SETTINGS_MODULE": "drip.settings", "DRIP_DEBUG": "0"}
     os.environ.update(env)
     name = BENCH_DB_URL.rsplit("/", 1)[1]
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
@@ -62,7 +67,7 @@ def seed_due(count: int, *, now: datetime, channels: tuple[str, ...] = ("sms", "
     zone = zone_in_daytime(now)
     patients_needed = -(-count // len(channels))
     patients = Patient.objects.bulk_create(
-        Patient(first_name="Pat", email=f"p{i}@bench.test", phone=f"+1202{i:07d}", time_zone=zone,
+        Patient(first_name=FIRST_NAMES[i % len(FIRST_NAMES)], email=f"p{i}@bench.test", phone=f"+1202{i:07d}", time_zone=zone,
                 sms_consent=True, email_consent=True) for i in range(patients_needed))
     enrollments = Enrollment.objects.bulk_create(
         Enrollment(patient=p, schedule_version=version, enrolled_at=now) for p in patients)

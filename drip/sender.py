@@ -12,9 +12,10 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from queue import Empty, SimpleQueue
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -64,10 +65,13 @@ def send_deliveries(
     """Send every delivery in ``ids`` that is still ``queued``; anything else is left alone."""
     report = BatchReport()
     pending = list(ids)
-    in_flight: dict[Future[Receipt | DeliveryError], Delivery] = {}
+    # Pool threads put each answer here; the main thread records whatever has arrived, in one
+    # statement. (A queue, not wait() over the futures: that re-arms every future per answer.)
+    answers: SimpleQueue[tuple[Delivery, Receipt | DeliveryError]] = SimpleQueue()
+    in_flight = 0
     refill_at = max(1, concurrency // 4)  # claim in groups: fewer statements, same small window
     while pending or in_flight:
-        free = concurrency - len(in_flight)
+        free = concurrency - in_flight
         if pending and (free >= refill_at or not in_flight):
             take, pending = pending[:free], pending[free:]
             try:
@@ -80,10 +84,17 @@ def send_deliveries(
                 pending, started = [], []
             for go in started:
                 channel = sms if isinstance(go.outgoing, OutgoingSms) else email
-                in_flight[_pool(concurrency).submit(_call, channel, go.outgoing)] = go.row
+                _pool(concurrency).submit(_call, channel, go, answers)
+            in_flight += len(started)
             continue
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        _record([(in_flight.pop(f), f.result()) for f in done], now, rand, report)
+        arrived = [answers.get()]
+        while len(arrived) < in_flight:
+            try:
+                arrived.append(answers.get_nowait())
+            except Empty:
+                break
+        in_flight -= len(arrived)
+        _record(arrived, now, rand, report)
     _apply_opt_outs(report, now)
     log.info("batch.done ids=%d sent=%d retried=%d failed=%d skipped=%d deferred=%d not_claimed=%d",
              len(ids), report.sent, report.retried, report.failed, report.skipped, report.deferred,
@@ -216,12 +227,17 @@ def _pool(size: int) -> ThreadPoolExecutor:
     return _POOL
 
 
-def _call(channel: SmsChannel | EmailChannel, outgoing: OutgoingSms | OutgoingEmail) -> Receipt | DeliveryError:
+def _call(channel: SmsChannel | EmailChannel, go: _Go,
+          answers: SimpleQueue[tuple[Delivery, Receipt | DeliveryError]]) -> None:
+    answers.put((go.row, _answer(channel, go.outgoing)))
+
+
+def _answer(channel: SmsChannel | EmailChannel, outgoing: OutgoingSms | OutgoingEmail) -> Receipt | DeliveryError:
     try:
         return channel.send(outgoing)  # type: ignore[arg-type]
     except DeliveryError as error:
         return error
-    except Exception as error:  # a bug, not a provider answer: fail the row, never resend blindly
+    except BaseException as error:  # a bug, not a provider answer: fail the row, never resend blindly
         log.exception("delivery.internal_error delivery_id=%s", outgoing.delivery_id)
         return PermanentDeliveryError("internal", type(error).__name__)
 
