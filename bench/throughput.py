@@ -64,8 +64,9 @@ def _drip_run(env: dict[str, str], count: int, workers: int, *, delay_ms: float,
     smtp, smtp_port = start_smtp_server(records / "email.jsonl")
     worker_env = {**env, "DRIP_CHANNELS": "live", "TWILIO_API_BASE_URL": f"http://127.0.0.1:{twilio_port}",
                   "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "bench-token",
-                  "TWILIO_FROM_NUMBER": "+15005550006", "DRIP_SMTP_HOST": "127.0.0.1", "DRIP_SMTP_PORT": str(smtp_port),
-                  "DRIP_SEND_CONCURRENCY": os.environ.get("BENCH_CONCURRENCY", "64")}
+                  "TWILIO_FROM_NUMBER": "+15005550006", "DRIP_SMTP_HOST": "127.0.0.1", "DRIP_SMTP_PORT": str(smtp_port)}
+    if os.environ.get("BENCH_CONCURRENCY"):  # default: drip's own DRIP_SEND_CONCURRENCY
+        worker_env["DRIP_SEND_CONCURRENCY"] = os.environ["BENCH_CONCURRENCY"]
     procs = [start_worker(worker_env, name=f"drip{i}") for i in range(workers)]
     try:
         now = datetime.now(UTC)

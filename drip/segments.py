@@ -17,6 +17,7 @@ GSM7_BASIC = frozenset(
 )
 GSM7_EXTENSION = frozenset("^{}\\[]~|€\f")
 
+_GSM7 = GSM7_BASIC | GSM7_EXTENSION
 _LIMITS = {"GSM-7": (160, 153), "UCS-2": (70, 67)}
 
 
@@ -29,7 +30,7 @@ class SmsSegments:
 
 def encoding_of(text: str) -> str:
     """"GSM-7" when every character is in the GSM 03.38 basic or extension table."""
-    return "GSM-7" if all(c in GSM7_BASIC or c in GSM7_EXTENSION for c in text) else "UCS-2"
+    return "GSM-7" if _GSM7.issuperset(text) else "UCS-2"
 
 
 def unit_cost(char: str, encoding: str) -> int:
@@ -61,5 +62,9 @@ def split_segments(text: str) -> list[str]:
 
 def count_segments(text: str) -> SmsSegments:
     encoding = encoding_of(text)
-    units = sum(unit_cost(c, encoding) for c in text)
-    return SmsSegments(encoding, units, len(split_segments(text)))
+    if encoding == "GSM-7":
+        units = len(text) + sum(text.count(c) for c in GSM7_EXTENSION)
+    else:
+        units = len(text.encode("utf-16-le", "surrogatepass")) // 2  # code units
+    fits_one = units <= _LIMITS[encoding][0]
+    return SmsSegments(encoding, units, 1 if fits_one else len(split_segments(text)))

@@ -1,8 +1,11 @@
 """The sender: the state machine of one delivery, run for a batch (DESIGN §4).
 
-A sliding window keeps up to ``concurrency`` provider calls in flight. Rows are moved
-queued -> sending (compare-and-set) just before their call, in small groups, so a worker killed
-mid-batch strands only the calls in flight; rows still ``queued`` come back via the lease.
+A task's batch is claimed (queued -> sending, compare-and-set), checked and rendered in one
+transaction, then sent with up to ``concurrency`` provider calls in flight; answers are recorded
+as they arrive, many rows per statement. Per-group claiming was measured: the statements, not
+the rows, were the cost (990 -> 1,210 deliveries/s with one group per batch of 100). A worker
+killed mid-batch leaves its unanswered rows in 'sending' (never resent blindly; see `drip
+status`); rows it never claimed stay 'queued' and come back via the lease.
 Only the main thread touches the database; pool threads only call providers.
 """
 
@@ -64,29 +67,21 @@ def send_deliveries(
 ) -> BatchReport:
     """Send every delivery in ``ids`` that is still ``queued``; anything else is left alone."""
     report = BatchReport()
-    pending = list(ids)
+    try:
+        started = _start(list(ids), now, report)
+    except (OperationalError, InterfaceError):
+        # The claim rolled back: the rows are still 'queued' and the lease brings them back.
+        log.warning("claim.db_error abandoned=%d", len(ids))
+        connection.close()
+        return report
     # Pool threads put each answer here; the main thread records whatever has arrived, in one
     # statement. (A queue, not wait() over the futures: that re-arms every future per answer.)
     answers: SimpleQueue[tuple[Delivery, Receipt | DeliveryError]] = SimpleQueue()
-    in_flight = 0
-    refill_at = max(1, concurrency // 4)  # claim in groups: fewer statements, same small window
-    while pending or in_flight:
-        free = concurrency - in_flight
-        if pending and (free >= refill_at or not in_flight):
-            take, pending = pending[:free], pending[free:]
-            try:
-                started = _start(take, now, report)
-            except (OperationalError, InterfaceError):
-                # The claim rolled back: these rows are still 'queued' and the lease brings them
-                # back. Take nothing more, but record the calls already in flight.
-                log.warning("claim.db_error abandoned=%d", len(take) + len(pending))
-                connection.close()
-                pending, started = [], []
-            for go in started:
-                channel = sms if isinstance(go.outgoing, OutgoingSms) else email
-                _pool(concurrency).submit(_call, channel, go, answers)
-            in_flight += len(started)
-            continue
+    for go in started:
+        channel = sms if isinstance(go.outgoing, OutgoingSms) else email
+        _pool(concurrency).submit(_call, channel, go, answers)
+    in_flight = len(started)
+    while in_flight:
         arrived = [answers.get()]
         while len(arrived) < in_flight:
             try:
