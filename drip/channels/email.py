@@ -6,8 +6,8 @@ refused connection or a timeout -> transient.
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 import smtplib
 import threading
 import weakref
@@ -56,7 +56,7 @@ class DripEmailMessage(EmailMultiAlternatives):
         msg = super().message()
         msg.policy = FAST_FOLDING  # the generator uses the root's policy for every part
         if msg.is_multipart():
-            msg.set_boundary(f"=_drip_{secrets.token_hex(16)}")  # 128 random bits: not in any body
+            msg.set_boundary(f"=_drip_{random.getrandbits(128):032x}")  # 128 random bits: in no body
         return msg
 
 
