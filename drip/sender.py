@@ -37,7 +37,7 @@ from drip.errors import (
 )
 from drip.models import Delivery, Enrollment, Infusion
 from drip.planner import SkipReason, in_send_window, next_window_opening
-from drip.rendering import build_context, render_email, render_sms
+from drip.rendering import MessageTemplate, build_context, render_email, render_sms
 
 log = logging.getLogger("drip.sender")
 S = Delivery.Status
@@ -57,8 +57,13 @@ class BatchReport:
 
 @dataclass(frozen=True)
 class _Go:
+    """A claimed, checked row and everything its message needs: rendering it is pure, so it
+    happens in the pool thread, beside the provider call, not in the main thread's claim."""
+
     row: Delivery
-    outgoing: OutgoingSms | OutgoingEmail
+    template: MessageTemplate
+    context: dict[str, object]
+    to: str
 
 
 def send_deliveries(
@@ -78,8 +83,7 @@ def send_deliveries(
     # statement. (A queue, not wait() over the futures: that re-arms every future per answer.)
     answers: SimpleQueue[tuple[Delivery, Receipt | DeliveryError]] = SimpleQueue()
     for go in started:
-        channel = sms if isinstance(go.outgoing, OutgoingSms) else email
-        _pool(concurrency).submit(_call, channel, go, answers)
+        _pool(concurrency).submit(_call, sms if go.row.channel == "sms" else email, go, answers)
     in_flight = len(started)
     while in_flight:
         arrived = [answers.get()]
@@ -114,7 +118,8 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
         return []
     rows = list(Delivery.objects.filter(pk__in=claimed).select_related("enrollment__patient"))
     infusions = _infusions_of({r.enrollment_id for r in rows})
-    ready, skips, defers, unrenderable = [], [], [], []
+    ready: list[_Go] = []
+    skips, defers, unrenderable = [], [], []
     for row in rows:
         verdict = _check(row, infusions[row.enrollment_id], now)
         if isinstance(verdict, SkipReason):
@@ -125,10 +130,8 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
             defers.append(row)
         else:
             try:
-                ready.append(_Go(row, _render(row, infusions[row.enrollment_id])))
-            except (jinja2.TemplateError, KeyError) as error:
-                # Templates validate before publishing, so this is a bug or a hand-edited row:
-                # fail the row with the reason instead of retrying it forever.
+                ready.append(_prepare(row, infusions[row.enrollment_id]))
+            except KeyError as error:  # a hand-edited row naming a message its version lacks
                 row.status, row.error_code, row.error_text = S.FAILED, "render", type(error).__name__
                 unrenderable.append(row)
                 log.error("delivery.render_failed delivery_id=%s", row.pk)
@@ -190,7 +193,7 @@ def _done(infusion: Infusion | None, now: datetime) -> bool:
     return infusion.status == Infusion.Status.DONE or infusion.starts_at <= now
 
 
-def _render(row: Delivery, infusions: dict[int, Infusion]) -> OutgoingSms | OutgoingEmail:
+def _prepare(row: Delivery, infusions: dict[int, Infusion]) -> _Go:
     enrollment, patient = row.enrollment, row.enrollment.patient
     version = catalog.version_by_id(enrollment.schedule_version_id)
     template = catalog.template_of(version, row.message_key)
@@ -203,10 +206,15 @@ def _render(row: Delivery, infusions: dict[int, Infusion]) -> OutgoingSms | Outg
         infusion_local_start=infusion.starts_at.astimezone(ZoneInfo(patient.time_zone)) if infusion else None,
         unsubscribe_url=unsubscribe,
     )
-    if row.channel == "sms":
-        return OutgoingSms(row.pk, patient.phone, render_sms(template, context).text)
-    mail = render_email(template, context)
-    return OutgoingEmail(row.pk, patient.email, mail.subject, mail.text, mail.html, unsubscribe)
+    return _Go(row, template, context, patient.phone if row.channel == "sms" else patient.email)
+
+
+def _render(go: _Go) -> OutgoingSms | OutgoingEmail:
+    """Pure: no database, no clock (runs in a pool thread)."""
+    if go.row.channel == "sms":
+        return OutgoingSms(go.row.pk, go.to, render_sms(go.template, go.context).text)
+    mail = render_email(go.template, go.context)
+    return OutgoingEmail(go.row.pk, go.to, mail.subject, mail.text, mail.html, str(go.context["unsubscribe_url"]))
 
 
 # --- provider calls (pool threads) -------------------------------------------------------------
@@ -224,16 +232,23 @@ def _pool(size: int) -> ThreadPoolExecutor:
 
 def _call(channel: SmsChannel | EmailChannel, go: _Go,
           answers: SimpleQueue[tuple[Delivery, Receipt | DeliveryError]]) -> None:
-    answers.put((go.row, _answer(channel, go.outgoing)))
+    answers.put((go.row, _answer(channel, go)))
 
 
-def _answer(channel: SmsChannel | EmailChannel, outgoing: OutgoingSms | OutgoingEmail) -> Receipt | DeliveryError:
+def _answer(channel: SmsChannel | EmailChannel, go: _Go) -> Receipt | DeliveryError:
+    try:
+        outgoing = _render(go)
+    except (jinja2.TemplateError, KeyError) as error:
+        # Templates validate before publishing, so this is a bug or a hand-edited row: fail
+        # the row with the reason instead of retrying it forever. Nothing was sent.
+        log.error("delivery.render_failed delivery_id=%s", go.row.pk)
+        return PermanentDeliveryError("render", type(error).__name__)
     try:
         return channel.send(outgoing)  # type: ignore[arg-type]
     except DeliveryError as error:
         return error
     except BaseException as error:  # a bug, not a provider answer: fail the row, never resend blindly
-        log.exception("delivery.internal_error delivery_id=%s", outgoing.delivery_id)
+        log.exception("delivery.internal_error delivery_id=%s", go.row.pk)
         return PermanentDeliveryError("internal", type(error).__name__)
 
 
