@@ -24,6 +24,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>]+>)", re.IGNORECASE | re.MULTILINE)
 TRY_LATER = "451 4.3.0 Try again later"
@@ -85,7 +86,7 @@ class SmtpServer:
         self._rng = random.Random(self.seed)
         self.port = port or _free_port()
         # uvloop: in benchmarks this server shares the CPU with what is measured.
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port, loop=_new_loop())
+        self._controller = _Controller(self, hostname="127.0.0.1", port=self.port, loop=_new_loop())
         self._controller.start()
         return self
 
@@ -128,6 +129,32 @@ class SmtpServer:
     def on_accept(self, accepted: Accepted) -> None:
         with self._lock:
             self.received.append(accepted)
+
+
+_ADDRESS = re.compile(r"\s*<([^<>]*)>(.*)$|\s*(\S+)(.*)$", re.DOTALL)
+
+
+class _LeanSMTP(SMTP):
+    """aiosmtpd's server, parsing MAIL FROM / RCPT TO addresses with one regular expression
+    instead of the email package's full RFC 5322 parser (a quarter of this server's CPU per
+    message, profiled; in benchmarks that CPU is taken from what is measured). Test
+    addresses are plain ``<local@domain>``; anything unparsable is still refused (553)."""
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        if not arg:
+            return "", ""
+        found = _ADDRESS.match(arg)
+        if found is None:
+            return None, None
+        address, rest = (found.group(1), found.group(2)) if found.group(1) is not None else (found.group(3), found.group(4))
+        if address and ("@" not in address or any(c.isspace() for c in address)):
+            return None, None
+        return address, rest
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _LeanSMTP(self.handler, **self.SMTP_kwargs)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
