@@ -23,13 +23,16 @@ def live_engine(settings, redis_url: str, twilio_server, smtp_server) -> Iterato
     settings.TWILIO_API_BASE_URL, settings.TWILIO_FROM_NUMBER = twilio_server.base_url, "+15005550006"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
     reset_channels()
-    previous = app.conf.broker_url
+    previous = app.conf.broker_url, app.conf.CELERY_DB_REUSE_MAX
     app.conf.broker_url = redis_url
+    # This worker's tasks run in threads that end with it, taking their database connections
+    # unclosed; Celery's close-after-each-task (a real worker process keeps its connection).
+    app.conf.CELERY_DB_REUSE_MAX = None
     try:
         with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"):
             yield
     finally:
-        app.conf.broker_url = previous
+        app.conf.broker_url, app.conf.CELERY_DB_REUSE_MAX = previous
         reset_channels()
 
 

@@ -4,6 +4,11 @@
 From or MessagingServiceSid, StatusCallback -> 201 and a message resource, like Twilio. Faults
 are programmable: error answers (Twilio's error JSON), stalls, a delay on every answer.
 
+The transport is a low-level aiohttp server on a uvloop event loop (plain asyncio without
+uvloop): in benchmarks this server shares the CPU with what is measured, so it should spend as
+little as it can per request. Delays are ``asyncio.sleep``, so hundreds of delayed requests are
+served at once. ``FakeTwilio.start()`` runs the loop in a daemon thread, for synchronous tests.
+
 Also runs as a process for benchmarks and fault tests:
 ``python -m tests.support.twilio_server --port 0 --delay-ms 200 --error-rate 0.3 --stall-rate 0.05
 --stall-s 15 --record FILE`` prints its port on the first line and appends one JSON line per
@@ -13,7 +18,9 @@ accepted message to FILE: {"delivery_id", "sid", "to", "arrived" (epoch seconds)
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
+import concurrent.futures
 import json
 import random
 import re
@@ -23,10 +30,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 _PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-f]{32}|[A-Za-z0-9]+)/Messages\.json$")
@@ -87,19 +94,20 @@ class FakeTwilio:
     _scripted: list[Reply] = field(default_factory=list)
 
     def start(self) -> FakeTwilio:
-        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
-        # A short poll interval: shutdown() waits up to one interval (the default 0.5 s per test).
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        ready: concurrent.futures.Future[tuple[int, Callable[[], None]]] = concurrent.futures.Future()
+        self._thread = threading.Thread(target=_run_in_thread, args=(self, ready), name="fake-twilio", daemon=True)
         self._thread.start()
+        self._port, self._stop = ready.result()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """Stop listening, close every connection (requests still in flight are cancelled)."""
+        self._stop()
+        self._thread.join()
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._port
 
     @property
     def base_url(self) -> str:
@@ -192,54 +200,88 @@ class FakeTwilio:
             return int(error.code)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024  # the default backlog of 5 refuses connections under load
+_Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+_JSON = {"Content-Type": "application/json"}
 
 
-def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        disable_nagle_algorithm = True  # keep-alive without this stalls ~40 ms per response
+def _handler_for(fake: FakeTwilio) -> _Handler:
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        arrived = time.monotonic()
+        if request.method != "POST":
+            return web.Response(status=501)  # like http.server's answer to an unsupported method
+        form = dict(urllib.parse.parse_qsl((await request.read()).decode()))
+        match = _PATH.match(request.raw_path)
+        if not match or match.group(1) != fake.account_sid:
+            return _json(404, _error(20404, "The requested resource was not found"))
+        if not _authorized(fake, request.headers.get("Authorization", "")):
+            return _json(401, _error(20003, "Authenticate"))
+        if not form.get("To") or not form.get("Body") or not (form.get("From") or form.get("MessagingServiceSid")):
+            return _json(400, _error(21604, "A 'To', 'Body' and 'From' or 'MessagingServiceSid' are required"))
+        # Now, not after the delay: a client that gave up meanwhile has no transport left.
+        peername = request.transport.get_extra_info("peername") if request.transport else None
+        reply = fake.reply_for(form)
+        if reply.delay_s or fake.delay_s:
+            await asyncio.sleep(reply.delay_s or fake.delay_s)  # the provider's latency, simulated
+        if reply.status >= 300:
+            code = reply.code or reply.status
+            message = ERROR_MESSAGES.get(code, "error").format(to=form["To"])
+            body = _problem(code, message, reply.status) if fake.error_format == "rfc9457" else _error(code, message, reply.status)
+            return _json(reply.status, body)
+        record = fake.accept(form, arrived, tuple(peername[:2]) if peername else None)
+        return _json(201, _resource(fake.account_sid, record))
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - quiet
-            pass
+    return handle
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            arrived = time.monotonic()
-            length = int(self.headers.get("Content-Length", "0"))
-            form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
-            match = _PATH.match(self.path)
-            if not match or match.group(1) != fake.account_sid:
-                return self._json(404, _error(20404, "The requested resource was not found"))
-            if not self._authorized():
-                return self._json(401, _error(20003, "Authenticate"))
-            if not form.get("To") or not form.get("Body") or not (form.get("From") or form.get("MessagingServiceSid")):
-                return self._json(400, _error(21604, "A 'To', 'Body' and 'From' or 'MessagingServiceSid' are required"))
-            reply = fake.reply_for(form)
-            if reply.delay_s or fake.delay_s:
-                time.sleep(reply.delay_s or fake.delay_s)  # the provider's latency, simulated
-            if reply.status >= 300:
-                code = reply.code or reply.status
-                message = ERROR_MESSAGES.get(code, "error").format(to=form["To"])
-                body = _problem(code, message, reply.status) if fake.error_format == "rfc9457" else _error(code, message, reply.status)
-                return self._json(reply.status, body)
-            record = fake.accept(form, arrived, self.client_address[:2])
-            self._json(201, _resource(fake.account_sid, record))
 
-        def _authorized(self) -> bool:
-            expected = base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
-            return self.headers.get("Authorization", "") == f"Basic {expected}"
+def _authorized(fake: FakeTwilio, authorization: str) -> bool:
+    expected = base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
+    return authorization == f"Basic {expected}"
 
-        def _json(self, status: int, body: dict[str, object]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
 
-    return Handler
+def _json(status: int, body: dict[str, object]) -> web.Response:
+    return web.Response(status=status, body=json.dumps(body).encode(), headers=_JSON)
+
+
+async def _serve(fake: FakeTwilio, port: int, ready: Callable[[int, Callable[[], None]], None]) -> None:
+    """Serve ``fake`` on 127.0.0.1:``port`` (0: a free one) until told to stop.
+
+    ``ready(port, stop)`` is called once listening; ``stop()``, from any thread, ends the serving.
+    """
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    # The low-level server: no router or middlewares to run per request. No access log. In-flight
+    # requests (a stall) are cancelled at once on stop instead of awaited.
+    runner = web.ServerRunner(web.Server(_handler_for(fake), access_log=None), shutdown_timeout=0.01)
+    await runner.setup()
+    try:
+        # A deep backlog: benchmarks open hundreds of connections at once.
+        await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
+
+        def stop() -> None:
+            loop.call_soon_threadsafe(stopping.set)
+
+        ready(runner.addresses[0][1], stop)
+        await stopping.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _run_in_thread(fake: FakeTwilio, ready: concurrent.futures.Future[tuple[int, Callable[[], None]]]) -> None:
+    try:
+        with asyncio.Runner(loop_factory=_new_loop) as runner:
+            runner.run(_serve(fake, 0, lambda port, stop: ready.set_result((port, stop))))
+    except BaseException as error:
+        if ready.done():
+            raise
+        ready.set_exception(error)  # start() raises it
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:  # a plain asyncio loop works the same, a little slower
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def _error(code: int, message: str, status: int = 400) -> dict[str, object]:
@@ -293,9 +335,8 @@ def main() -> None:
         return record
 
     fake.accept = accept_and_record  # type: ignore[method-assign]
-    server = _Server(("127.0.0.1", args.port), _handler_for(fake))
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
+    with asyncio.Runner(loop_factory=_new_loop) as runner:
+        runner.run(_serve(fake, args.port, lambda port, _stop: print(port, flush=True)))
 
 
 if __name__ == "__main__":
