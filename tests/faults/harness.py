@@ -105,6 +105,23 @@ def drain(timeout_s: float = 180.0) -> None:
         time.sleep(0.2)
 
 
+def wait_for_calls_in_flight(quiet_s: float = 3.0, timeout_s: float = 60.0) -> None:
+    """Wait (bounded) until the rows in 'sending' stop changing for ``quiet_s``: a worker's calls
+    still in flight when the last row left 'queued' get answered and recorded (the provider
+    timeouts here are 1-2 s); rows a killed worker stranded stay 'sending' and count as such."""
+    from drip.models import Delivery
+
+    deadline = time.monotonic() + timeout_s
+    seen, quiet_since = None, time.monotonic()
+    while time.monotonic() < deadline:
+        now_sending = set(Delivery.objects.filter(status="sending").values_list("pk", flat=True))
+        if now_sending != seen:
+            seen, quiet_since = now_sending, time.monotonic()
+        elif not now_sending or time.monotonic() - quiet_since >= quiet_s:
+            return
+        time.sleep(0.2)  # polling real worker processes
+
+
 def run_scenario(cluster: Cluster, fault: Callable[[float], None], *, fault_s: float, count: int = 2000) -> Outcome:
     """Seed ``count`` due deliveries, apply ``fault(elapsed)`` repeatedly for ``fault_s``, drain, count."""
     from bench.common import seed_due
@@ -115,6 +132,7 @@ def run_scenario(cluster: Cluster, fault: Callable[[float], None], *, fault_s: f
         fault(elapsed)
         time.sleep(0.1)
     drain()
+    wait_for_calls_in_flight()
     return settle_and_count(cluster, count, time.monotonic() - started)
 
 
