@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,9 +53,9 @@ def _publish(
     schedule: Schedule, spec_text: str, messages: dict[str, MessageTemplate], actor: str
 ) -> ScheduleVersion | None:
     used = {step.message: _message_json(messages[step.message]) for step in schedule.steps}
-    checksum = _checksum(spec_text, used)
+    digest = checksum(spec_text, used)
     latest = ScheduleVersion.objects.filter(name=schedule.name).order_by("-version").first()
-    if latest is not None and latest.checksum == checksum:
+    if latest is not None and latest.checksum == digest:
         return None
     return ScheduleVersion.objects.create(
         name=schedule.name,
@@ -61,7 +63,7 @@ def _publish(
         title=schedule.title,
         spec_text=spec_text,
         messages=used,
-        checksum=checksum,
+        checksum=digest,
         created_by=actor,
     )
 
@@ -76,12 +78,14 @@ def _message_json(t: MessageTemplate) -> dict[str, object]:
     }
 
 
-def _checksum(spec_text: str, messages: dict[str, dict[str, object]]) -> str:
+def checksum(spec_text: str, messages: Mapping[str, object]) -> str:
+    """sha256 of the schedule's YAML and the canonical JSON of the messages it uses."""
     canonical = spec_text + "\n" + json.dumps(messages, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def latest_version(name: str) -> ScheduleVersion:
+    """The newest published version of schedule ``name``; EnrollmentError("schedule") if none."""
     version = ScheduleVersion.objects.filter(name=name).order_by("-version").first()
     if version is None:
         raise EnrollmentError("schedule", f"no published schedule named '{name}' (run: drip schedules publish)")
@@ -97,25 +101,33 @@ def version_by_id(version_id: int) -> ScheduleVersion:
 
 def schedule_of(version: ScheduleVersion) -> Schedule:
     """The parsed schedule of a version (cached per process: versions never change)."""
-    return _parse(version.pk, version.checksum, version.spec_text, version.name)
+    return _parse(_Key(version.pk, version.checksum, version))
 
 
 def template_of(version: ScheduleVersion, message_key: str) -> MessageTemplate:
-    """One message of a version, ready to render (cached per process)."""
-    data = version.messages[message_key]
-    return _template(version.pk, version.checksum, message_key, json.dumps(data, sort_keys=True))
+    """One message of a version, ready to render (cached per process: versions never change)."""
+    return _template(_Key(version.pk, version.checksum, version), message_key)
+
+
+@dataclass(frozen=True)
+class _Key:
+    """Cache key: a version is identified by (id, checksum); the row rides along uncompared."""
+
+    version_id: int
+    digest: str
+    row: ScheduleVersion = field(compare=False, hash=False)
 
 
 @lru_cache(maxsize=256)
-def _parse(version_id: int, checksum: str, spec_text: str, name: str) -> Schedule:
-    return parse_schedule(spec_text, source=f"{name} (version {version_id})")
+def _parse(key: _Key) -> Schedule:
+    return parse_schedule(key.row.spec_text, source=f"{key.row.name} (version {key.row.version})")
 
 
 @lru_cache(maxsize=4096)
-def _template(version_id: int, checksum: str, key: str, data_json: str) -> MessageTemplate:
-    data = json.loads(data_json)
+def _template(key: _Key, message_key: str) -> MessageTemplate:
+    data = key.row.messages[message_key]
     return MessageTemplate(
-        key=key,
+        key=message_key,
         email_subject=data["email_subject"],
         email_body=data["email_body"],
         sms_text=data["sms_text"],

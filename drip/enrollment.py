@@ -7,15 +7,21 @@ sent (or are being sent) never change.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
 from drip import catalog
-from drip.enrollment_input import PatientInput, clean_infusions, clean_patient
+from drip.enrollment_input import (
+    PatientInput,
+    check_fits,
+    clean_infusions,
+    clean_patient,
+    local_instant,
+)
 from drip.errors import EnrollmentError, ScheduleError
 from drip.models import AuditEvent, ConsentRecord, Delivery, Enrollment, Infusion, Patient
 from drip.planner import (
@@ -28,17 +34,23 @@ from drip.planner import (
     plan,
 )
 from drip.schedule import Channel
+from drip.timeline import TimelineEntry, timeline
 
 __all__ = ["PatientInput", "enroll", "move_infusion", "mark_infusion", "add_infusion", "pause",
-           "resume", "end", "record_opt_out", "record_opt_in", "replan", "timeline"]
+           "resume", "end", "record_opt_out", "record_opt_in", "replan", "timeline", "TimelineEntry", "ReplanResult"]
 
-_ENDED = {Enrollment.Status.ENDED: SkipReason.ENROLLMENT_ENDED,
-          Enrollment.Status.COMPLETED: SkipReason.ENROLLMENT_ENDED,
-          Enrollment.Status.PAUSED: SkipReason.PAUSED}
+S, E = Delivery.Status, Enrollment.Status
+# An enrollment not active skips every pending row for this reason.
+_NOT_ACTIVE = {E.ENDED: SkipReason.ENROLLMENT_ENDED, E.COMPLETED: SkipReason.ENROLLMENT_ENDED,
+               E.PAUSED: SkipReason.PAUSED}
+# target status: the statuses it may be reached from
+_TRANSITIONS = {E.PAUSED: {E.ACTIVE}, E.ACTIVE: {E.PAUSED}, E.ENDED: {E.ACTIVE, E.PAUSED}}
 
 
 @dataclass(frozen=True)
 class ReplanResult:
+    """How many delivery rows one replan created, re-timed (or revived), skipped, left alone."""
+
     created: int
     retimed: int
     skipped: int
@@ -61,15 +73,7 @@ def enroll(
         raise EnrollmentError("schedule", f"version {version.version} of '{schedule}' does not validate: {error}") from None
     times = clean_infusions(infusions, clean.time_zone, size)
     with transaction.atomic():
-        row = Patient.objects.create(
-            first_name=clean.first_name, last_name=clean.last_name, email=clean.email,
-            phone=clean.phone, time_zone=clean.time_zone,
-            sms_consent=clean.sms_consent, email_consent=clean.email_consent,
-        )
-        for channel, granted in ((Channel.SMS, clean.sms_consent), (Channel.EMAIL, clean.email_consent)):
-            if granted:
-                ConsentRecord.objects.create(patient=row, channel=channel, granted=True,
-                                             method=clean.consent_method, recorded_by=actor, recorded_at=now)
+        row = _create_patient(clean, now, actor)
         enrollment = Enrollment.objects.create(patient=row, schedule_version=version, enrolled_at=now)
         Infusion.objects.bulk_create(
             Infusion(enrollment=enrollment, number=i + 1, starts_at=t) for i, t in enumerate(times)
@@ -79,16 +83,23 @@ def enroll(
     return enrollment
 
 
+def _create_patient(clean: PatientInput, now: datetime, actor: str) -> Patient:
+    fields = {k: v for k, v in vars(clean).items() if k != "consent_method"}
+    patient = Patient.objects.create(**fields)
+    ConsentRecord.objects.bulk_create(
+        ConsentRecord(patient=patient, channel=channel, granted=True, method=clean.consent_method,
+                      recorded_by=actor, recorded_at=now)
+        for channel in Channel if getattr(clean, f"{channel.value}_consent")
+    )
+    return patient
+
+
 def move_infusion(enrollment: Enrollment, number: int, starts_at: datetime, *, now: datetime, actor: str) -> None:
     """Move infusion ``number``; its pending messages are re-timed, sent ones stay as they were."""
     with transaction.atomic():
         infusion = _infusion(enrollment, number)
-        aware = clean_infusions([starts_at], enrollment.patient.time_zone, 1)[0]
-        neighbours = {i.number: i.starts_at for i in enrollment.infusions.exclude(number=number)}
-        if number - 1 in neighbours and aware <= neighbours[number - 1]:
-            raise EnrollmentError("starts_at", f"infusion {number} would come before infusion {number - 1}")
-        if number + 1 in neighbours and aware >= neighbours[number + 1]:
-            raise EnrollmentError("starts_at", f"infusion {number} would come after infusion {number + 1}")
+        aware = local_instant(starts_at, enrollment.patient.time_zone)
+        check_fits(number, aware, {i.number: i.starts_at for i in enrollment.infusions.exclude(number=number)})
         infusion.starts_at = aware
         infusion.save(update_fields=["starts_at"])
         _audit(enrollment, "infusion_moved", now, actor, infusion=number)
@@ -114,9 +125,8 @@ def add_infusion(enrollment: Enrollment, starts_at: datetime, *, now: datetime, 
         existing = list(enrollment.infusions.order_by("number"))
         if len(existing) >= size:
             raise EnrollmentError("infusions", f"the series already has all {size} infusions")
-        aware = clean_infusions([starts_at], enrollment.patient.time_zone, 1)[0]
-        if existing and aware <= existing[-1].starts_at:
-            raise EnrollmentError("starts_at", f"infusion {len(existing) + 1} must come after infusion {len(existing)}")
+        aware = local_instant(starts_at, enrollment.patient.time_zone)
+        check_fits(len(existing) + 1, aware, {i.number: i.starts_at for i in existing})
         infusion = Infusion.objects.create(enrollment=enrollment, number=len(existing) + 1, starts_at=aware)
         _audit(enrollment, "infusion_added", now, actor, infusion=infusion.number)
         replan(enrollment, now=now)
@@ -124,22 +134,29 @@ def add_infusion(enrollment: Enrollment, starts_at: datetime, *, now: datetime, 
 
 
 def pause(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
-    _set_status(enrollment, Enrollment.Status.PAUSED, "paused", now, actor)
+    """Stop sending for now: every pending message is skipped ``paused``."""
+    _set_status(enrollment, E.PAUSED, "paused", now, actor)
 
 
 def resume(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
     """Resume: future messages come back; ones that passed while paused are skipped too_late."""
-    _set_status(enrollment, Enrollment.Status.ACTIVE, "resumed", now, actor)
+    _set_status(enrollment, E.ACTIVE, "resumed", now, actor)
 
 
 def end(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
-    _set_status(enrollment, Enrollment.Status.ENDED, "ended", now, actor)
+    """End the series for good: every pending message is skipped ``enrollment_ended``."""
+    _set_status(enrollment, E.ENDED, "ended", now, actor)
 
 
 def _set_status(enrollment: Enrollment, status: str, event: str, now: datetime, actor: str) -> None:
     with transaction.atomic():
+        current = Enrollment.objects.select_for_update().get(pk=enrollment.pk).status
+        if current == status:
+            return  # already there: idempotent, no second audit event
+        if current not in _TRANSITIONS[status]:
+            raise EnrollmentError("status", f"an enrollment that is {current} cannot be {event}")
         enrollment.status = status
-        enrollment.ended_at = now if status == Enrollment.Status.ENDED else None
+        enrollment.ended_at = now if status == E.ENDED else None
         enrollment.save(update_fields=["status", "ended_at"])
         _audit(enrollment, event, now, actor)
         replan(enrollment, now=now)
@@ -156,16 +173,20 @@ def record_opt_in(patient: Patient, channel: str, *, now: datetime, method: str,
 
 
 def _set_opt_out(patient: Patient, channel: str, value: datetime | None, *, now: datetime, method: str, actor: str) -> None:
+    if channel not in {c.value for c in Channel}:
+        raise EnrollmentError("channel", f"'{channel}' is not one of email, sms")
     field = f"{channel}_opted_out_at"
     with transaction.atomic():
         updated = Patient.objects.filter(pk=patient.pk, **{f"{field}__isnull": value is not None}).update(**{field: value})
-        setattr(patient, field, value)
+        patient.refresh_from_db(fields=[field])
         if not updated:
             return  # already in that state: idempotent, no second record
         ConsentRecord.objects.create(patient=patient, channel=channel, granted=value is None,
                                      method=method, recorded_by=actor, recorded_at=now)
-        for enrollment in patient.enrollments.exclude(status=Enrollment.Status.ENDED):
-            _audit(enrollment, "opted_out" if value else "opted_in", now, actor, channel=channel)
+        enrollments = list(patient.enrollments.exclude(status__in=(E.ENDED, E.COMPLETED)))
+        AuditEvent.objects.create(at=now, actor=actor, event="opted_out" if value else "opted_in", patient=patient,
+                                  detail={"channel": channel, "method": method, "enrollments": [e.pk for e in enrollments]})
+        for enrollment in enrollments:
             replan(enrollment, now=now)
 
 
@@ -173,24 +194,32 @@ def replan(enrollment: Enrollment, *, now: datetime) -> ReplanResult:
     """Bring the enrollment's pending deliveries in line with its current state (in the caller's
     transaction). Planning twice creates nothing new; sent rows are never touched."""
     enrollment.refresh_from_db()
-    planned = _plan(enrollment, now)
+    planned = {(p.step_key, p.channel.value): _row_fields(p) for p in _plan(enrollment, now)}
     existing = {(d.step_key, d.channel): d for d in enrollment.deliveries.all()}
-    created, retimed, skipped, unchanged = [], 0, 0, 0
-    for p in planned:
-        row = existing.get((p.step_key, p.channel.value))
-        if row is None:
-            created.append(_new_row(enrollment, p))
-            continue
-        fields = _row_fields(p)
-        if row.status not in Delivery.PENDING or all(getattr(row, k) == v for k, v in fields.items()):
-            unchanged += 1
-            continue
-        # Compare-and-set: a row a worker has just claimed for sending is left alone.
-        if Delivery.objects.filter(pk=row.pk, status__in=Delivery.PENDING).update(queued_at=None, **fields):
-            skipped += p.skip_reason is not None
-            retimed += p.skip_reason is None
+    for key, row in existing.items():
+        if key not in planned and row.status in Delivery.PENDING:
+            # The step's anchor is gone (every infusion cancelled): nothing left to time it from.
+            planned[key] = {"status": S.SKIPPED, "skip_reason": SkipReason.INFUSION_CANCELLED.value}
+    created = [Delivery(enrollment=enrollment, step_key=step, channel=channel, **fields)
+               for (step, channel), fields in planned.items() if (step, channel) not in existing]
     Delivery.objects.bulk_create(created)
-    return ReplanResult(len(created), retimed, skipped, unchanged)
+    outcomes = Counter(_reconcile(existing[key], fields) for key, fields in planned.items() if key in existing)
+    return ReplanResult(len(created), outcomes["retimed"], outcomes["skipped"], outcomes["unchanged"])
+
+
+def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
+    if row.attempts and fields["status"] == S.SCHEDULED:
+        # Waiting to retry after a transient error: replanning must not skip the backoff.
+        fields = {**fields, "due_at": max(fields["due_at"], row.due_at)}
+    # A queued row is a scheduled row the dispatcher has handed on: the same plan.
+    status = S.SCHEDULED if row.status == S.QUEUED else row.status
+    same = status == fields["status"] and all(getattr(row, k) == v for k, v in fields.items() if k != "status")
+    if row.status not in Delivery.PENDING or same:
+        return "unchanged"
+    # Compare-and-set: a row a worker has just claimed for sending is left alone.
+    if not Delivery.objects.filter(pk=row.pk, status__in=Delivery.PENDING).update(queued_at=None, **fields):
+        return "unchanged"
+    return "skipped" if fields["status"] == S.SKIPPED else "retimed"
 
 
 def _plan(enrollment: Enrollment, now: datetime) -> list[PlannedDelivery]:
@@ -210,10 +239,8 @@ def _may_send(patient: Patient, channel: Channel) -> bool:
 
 
 def _adjust(p: PlannedDelivery, patient: Patient, status: str) -> PlannedDelivery:
-    from dataclasses import replace
-
-    if status in _ENDED:
-        return replace(p, skip_reason=_ENDED[status])
+    if status in _NOT_ACTIVE:
+        return replace(p, skip_reason=_NOT_ACTIVE[status])
     if p.skip_reason is SkipReason.NO_CONSENT and getattr(patient, f"{p.channel.value}_opted_out_at"):
         return replace(p, skip_reason=SkipReason.OPTED_OUT)
     return p
@@ -222,15 +249,11 @@ def _adjust(p: PlannedDelivery, patient: Patient, status: str) -> PlannedDeliver
 def _row_fields(p: PlannedDelivery) -> dict[str, object]:
     return {
         "due_at": p.due_at,
-        "status": Delivery.Status.SKIPPED if p.skip_reason else Delivery.Status.SCHEDULED,
+        "status": S.SKIPPED if p.skip_reason else S.SCHEDULED,
         "skip_reason": p.skip_reason.value if p.skip_reason else "",
         "anchor_infusion": p.anchor_infusion,
         "message_key": p.message,
     }
-
-
-def _new_row(enrollment: Enrollment, p: PlannedDelivery) -> Delivery:
-    return Delivery(enrollment=enrollment, step_key=p.step_key, channel=p.channel.value, **_row_fields(p))
 
 
 def _infusion(enrollment: Enrollment, number: int) -> Infusion:
@@ -243,29 +266,3 @@ def _infusion(enrollment: Enrollment, number: int) -> Infusion:
 def _audit(enrollment: Enrollment, event: str, now: datetime, actor: str, **detail: object) -> None:
     AuditEvent.objects.create(at=now, actor=actor, event=event, patient_id=enrollment.patient_id,
                               enrollment=enrollment, detail=detail)
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    local_due: datetime
-    step_key: str
-    channel: str
-    status: str
-    why: str  # skip reason or error code and text
-
-    def __str__(self) -> str:
-        why = f"  ({self.why})" if self.why else ""
-        return f"{self.local_due:%a %Y-%m-%d %H:%M %Z}  {self.channel:<5}  {self.step_key:<26} {self.status}{why}"
-
-
-def timeline(enrollment: Enrollment) -> list[TimelineEntry]:
-    """What was sent, what is next, what failed and why; in the patient's time zone."""
-    zone = ZoneInfo(enrollment.patient.time_zone)
-    rows = enrollment.deliveries.order_by("due_at", "step_key", "channel")
-    return [
-        TimelineEntry(
-            d.due_at.astimezone(zone), d.step_key, d.channel, d.status,
-            d.skip_reason or " ".join(x for x in (d.error_code, d.error_text) if x),
-        )
-        for d in rows
-    ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, available_timezones
@@ -46,6 +46,8 @@ def clean_patient(p: PatientInput) -> PatientInput:
         raise EnrollmentError("email", "email consent needs an email address")
     if not (p.sms_consent or p.email_consent):
         raise EnrollmentError("consent", "the patient has not consented to email or SMS")
+    if p.consent_method not in _CONSENT_METHODS:
+        raise EnrollmentError("consent_method", f"'{p.consent_method}' is not one of {', '.join(_CONSENT_METHODS)}")
     return PatientInput(
         p.first_name.strip(), p.last_name.strip(), email, phone, zone,
         p.sms_consent, p.email_consent, p.consent_method,
@@ -69,12 +71,26 @@ def clean_infusions(times: Sequence[datetime], time_zone: str, series_size: int)
         raise EnrollmentError("infusions", "give at least the first infusion's date and time")
     if len(times) > series_size:
         raise EnrollmentError("infusions", f"{len(times)} infusions given; this schedule has {series_size}")
-    zone = ZoneInfo(time_zone)
-    aware = [t if t.tzinfo else t.replace(tzinfo=zone, fold=0) for t in times]
+    aware = [local_instant(t, time_zone) for t in times]
     for number, (earlier, later) in enumerate(zip(aware, aware[1:], strict=False), start=2):
         if later <= earlier:
             raise EnrollmentError("infusions", f"infusion {number} is not after infusion {number - 1}")
     return aware
+
+
+def local_instant(t: datetime, time_zone: str) -> datetime:
+    """Aware ``t`` as is; naive ``t`` read as wall time in ``time_zone`` (DST: fold=0, so an
+    ambiguous time is the first one and a time in the spring-forward gap moves forward)."""
+    return t if t.tzinfo else t.replace(tzinfo=ZoneInfo(time_zone), fold=0)
+
+
+def check_fits(number: int, starts_at: datetime, others: Mapping[int, datetime]) -> None:
+    """Infusion ``number`` at ``starts_at`` must come after infusion number-1 and before number+1."""
+    before, after = others.get(number - 1), others.get(number + 1)
+    if before is not None and starts_at <= before:
+        raise EnrollmentError("starts_at", f"infusion {number} would come before infusion {number - 1}")
+    if after is not None and starts_at >= after:
+        raise EnrollmentError("starts_at", f"infusion {number} would come after infusion {number + 1}")
 
 
 def _zones() -> set[str]:
@@ -85,3 +101,5 @@ def _zones() -> set[str]:
 
 
 _ZONES: set[str] | None = None
+# ConsentRecord.Method values staff may record at enrollment (the others are patient actions).
+_CONSENT_METHODS = ("written", "verbal", "web")
