@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from bench.common import BENCH_BROKER, percentile, reset_tables, seed_due, setup_django
+from bench.common import BENCH_BROKER, percentile, quiet_database, reset_tables, seed_due, setup_django
 from tests.support.procs import start_smtp_server, start_twilio_server, start_worker
 
 
@@ -41,6 +41,7 @@ def _noop_run(env: dict[str, str], count: int, workers: int) -> float:
     procs = [start_worker(env, name=f"noop{i}", include="bench.noop_tasks") for i in range(workers)]
     client = redis.Redis.from_url(BENCH_BROKER)
     key = f"bench:noop:{uuid.uuid4().hex}"
+    quiet_database()
     try:
         started = time.perf_counter()
         for _ in range(count):
@@ -71,6 +72,7 @@ def _drip_run(env: dict[str, str], count: int, workers: int, *, delay_ms: float,
     try:
         now = datetime.now(UTC)
         ids = seed_due(count, now=now, channels=channels)
+        quiet_database()
         due_epoch = (now.timestamp() - 1)
         started = time.perf_counter()
         while Delivery.objects.filter(status__in=("scheduled", "queued", "sending")).exists():
