@@ -16,7 +16,14 @@ from pathlib import Path
 
 import redis
 
-from bench.common import BENCH_BROKER, percentile, quiet_database, reset_tables, seed_due, setup_django
+from bench.common import (
+    BENCH_BROKER,
+    percentile,
+    quiet_database,
+    reset_tables,
+    seed_due,
+    setup_django,
+)
 from tests.support.procs import start_smtp_server, start_twilio_server, start_worker
 
 
