@@ -36,9 +36,9 @@ from drip.errors import (
     RecipientOptedOutError,
     TransientDeliveryError,
 )
-from drip.models import Delivery, Enrollment, Infusion
+from drip.models import Delivery, Enrollment, Infusion, ScheduleVersion
 from drip.planner import SkipReason, in_send_window, next_window_opening
-from drip.rendering import MessageTemplate, build_context, render_email, render_sms
+from drip.rendering import build_context, render_email, render_sms
 
 log = logging.getLogger("drip.sender")
 S = Delivery.Status
@@ -62,9 +62,12 @@ class _Go:
     happens in the pool thread, beside the provider call, not in the main thread's claim."""
 
     row: Delivery
-    template: MessageTemplate
+    version: ScheduleVersion
     context: dict[str, object]
     to: str
+
+
+_Answer = tuple[Delivery, Receipt | DeliveryError]
 
 
 def send_deliveries(
@@ -76,7 +79,8 @@ def send_deliveries(
     pending = list(ids)
     # Pool threads put each answer here; the main thread records whatever has arrived, in one
     # statement. (A queue, not wait() over the futures: that re-arms every future per answer.)
-    answers: SimpleQueue[tuple[Delivery, Receipt | DeliveryError]] = SimpleQueue()
+    answers: SimpleQueue[_Answer] = SimpleQueue()
+    pool = _pool(concurrency)
     in_flight = 0
     refill_at = max(1, concurrency // 2)
     while pending or in_flight:
@@ -92,7 +96,7 @@ def send_deliveries(
                 connection.close()
                 pending, started = [], []
             for go in started:
-                _pool(concurrency).submit(_call, sms if go.row.channel == "sms" else email, go, answers)
+                pool.submit(_call, sms if go.row.channel == "sms" else email, go, answers)
             in_flight += len(started)
             continue
         arrived = [answers.get()]
@@ -128,7 +132,7 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
     rows = list(Delivery.objects.filter(pk__in=claimed).select_related("enrollment__patient"))
     infusions = _infusions_of({r.enrollment_id for r in rows})
     ready: list[_Go] = []
-    skips, defers, unrenderable = [], [], []
+    skips, defers = [], []
     for row in rows:
         verdict = _check(row, infusions[row.enrollment_id], now)
         if isinstance(verdict, SkipReason):
@@ -138,15 +142,8 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
             row.status, row.due_at, row.attempts, row.queued_at = S.SCHEDULED, verdict, row.attempts - 1, None
             defers.append(row)
         else:
-            try:
-                ready.append(_prepare(row, infusions[row.enrollment_id]))
-            except KeyError as error:  # a hand-edited row naming a message its version lacks
-                row.status, row.error_code, row.error_text = S.FAILED, "render", type(error).__name__
-                unrenderable.append(row)
-                log.error("delivery.render_failed delivery_id=%s", row.pk)
+            ready.append(_prepare(row, infusions[row.enrollment_id]))
     _save(skips, ["status", "skip_reason"])
-    _save(unrenderable, ["status", "error_code", "error_text"])
-    report.failed += len(unrenderable)
     _save(defers, ["status", "due_at", "attempts", "queued_at"])
     report.skipped += len(skips)
     report.deferred += len(defers)
@@ -205,7 +202,6 @@ def _done(infusion: Infusion | None, now: datetime) -> bool:
 def _prepare(row: Delivery, infusions: dict[int, Infusion]) -> _Go:
     enrollment, patient = row.enrollment, row.enrollment.patient
     version = catalog.version_by_id(enrollment.schedule_version_id)
-    template = catalog.template_of(version, row.message_key)
     number = row.anchor_infusion or 1
     infusion = infusions.get(number)
     unsubscribe = links.unsubscribe_url(patient.pk) if row.channel == "email" else ""
@@ -215,14 +211,15 @@ def _prepare(row: Delivery, infusions: dict[int, Infusion]) -> _Go:
         infusion_local_start=infusion.starts_at.astimezone(ZoneInfo(patient.time_zone)) if infusion else None,
         unsubscribe_url=unsubscribe,
     )
-    return _Go(row, template, context, patient.phone if row.channel == "sms" else patient.email)
+    return _Go(row, version, context, patient.phone if row.channel == "sms" else patient.email)
 
 
 def _render(go: _Go) -> OutgoingSms | OutgoingEmail:
-    """Pure: no database, no clock (runs in a pool thread)."""
+    """No database, no clock (runs in a pool thread; the version's templates are cached)."""
+    template = catalog.template_of(go.version, go.row.message_key)  # KeyError: not in the version
     if go.row.channel == "sms":
-        return OutgoingSms(go.row.pk, go.to, render_sms(go.template, go.context).text)
-    mail = render_email(go.template, go.context)
+        return OutgoingSms(go.row.pk, go.to, render_sms(template, go.context).text)
+    mail = render_email(template, go.context)
     return OutgoingEmail(go.row.pk, go.to, mail.subject, mail.text, mail.html, str(go.context["unsubscribe_url"]))
 
 
@@ -240,7 +237,7 @@ def _pool(size: int) -> ThreadPoolExecutor:
 
 
 def _call(channel: SmsChannel | EmailChannel, go: _Go,
-          answers: SimpleQueue[tuple[Delivery, Receipt | DeliveryError]]) -> None:
+          answers: SimpleQueue[_Answer]) -> None:
     answers.put((go.row, _answer(channel, go)))
 
 
@@ -263,7 +260,7 @@ def _answer(channel: SmsChannel | EmailChannel, go: _Go) -> Receipt | DeliveryEr
 
 # --- record outcomes ---------------------------------------------------------------------------
 
-def _record(results: list[tuple[Delivery, Receipt | DeliveryError]], now: datetime,
+def _record(results: list[_Answer], now: datetime,
             rand: Callable[[], float], report: BatchReport) -> None:
     for row, outcome in results:
         row.queued_at = None

@@ -9,7 +9,6 @@ prints its port on the first line and appends one JSON line per accepted message
 from __future__ import annotations
 
 import argparse
-import asyncio
 import email
 import email.policy
 import fnmatch
@@ -25,6 +24,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+
+from tests.support.event_loop import new_event_loop
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>]+>)", re.IGNORECASE | re.MULTILINE)
 TRY_LATER = "451 4.3.0 Try again later"
@@ -86,7 +87,7 @@ class SmtpServer:
         self._rng = random.Random(self.seed)
         self.port = port or _free_port()
         # uvloop: in benchmarks this server shares the CPU with what is measured.
-        self._controller = _Controller(self, hostname="127.0.0.1", port=self.port, loop=_new_loop())
+        self._controller = _Controller(self, hostname="127.0.0.1", port=self.port, loop=new_event_loop())
         self._controller.start()
         return self
 
@@ -156,13 +157,6 @@ class _Controller(Controller):
     def factory(self) -> SMTP:
         return _LeanSMTP(self.handler, **self.SMTP_kwargs)
 
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # a plain asyncio loop works the same, a little slower
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def _free_port() -> int:

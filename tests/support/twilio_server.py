@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from tests.support.event_loop import new_event_loop
+
 _PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-f]{32}|[A-Za-z0-9]+)/Messages\.json$")
 # Twilio's own wording; like Twilio's, some quote the number (the channel must mask it).
 ERROR_MESSAGES = {
@@ -268,20 +270,13 @@ async def _serve(fake: FakeTwilio, port: int, ready: Callable[[int, Callable[[],
 
 def _run_in_thread(fake: FakeTwilio, ready: concurrent.futures.Future[tuple[int, Callable[[], None]]]) -> None:
     try:
-        with asyncio.Runner(loop_factory=_new_loop) as runner:
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(_serve(fake, 0, lambda port, stop: ready.set_result((port, stop))))
     except BaseException as error:
         if ready.done():
             raise
         ready.set_exception(error)  # start() raises it
 
-
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:  # a plain asyncio loop works the same, a little slower
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
 
 
 def _error(code: int, message: str, status: int = 400) -> dict[str, object]:
@@ -335,7 +330,7 @@ def main() -> None:
         return record
 
     fake.accept = accept_and_record  # type: ignore[method-assign]
-    with asyncio.Runner(loop_factory=_new_loop) as runner:
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(_serve(fake, args.port, lambda port, _stop: print(port, flush=True)))
 
 
