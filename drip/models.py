@@ -162,8 +162,12 @@ class Delivery(models.Model):
             models.Index(
                 fields=["due_at"], name="delivery_due_scheduled", condition=Q(status="scheduled")
             ),
+            # The lease query. Keyed on queued_at being set (only 'queued' rows have one), not on
+            # status: with status = 'queued' as its condition, PostgreSQL chose this index for the
+            # sender's claim-by-id (which says status = 'queued' too) and scanned every queued
+            # row per claim, 5 ms with 20,000 queued.
             models.Index(
-                fields=["queued_at"], name="delivery_queued_lease", condition=Q(status="queued")
+                fields=["queued_at"], name="delivery_queued_lease", condition=Q(queued_at__isnull=False)
             ),
         ]
 

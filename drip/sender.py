@@ -7,7 +7,8 @@ mid-batch strands in 'sending' only calls that were in flight; rows it had not c
 group statements were the cost when groups were small (groups of 16: 990/s; one group per batch
 of 100: 1,235/s), and claiming more than can start at once left that much stranded by one kill;
 the default concurrency equals the batch, so a batch is one group.
-Only the main thread touches the database; pool threads render (pure) and call providers.
+Only the main thread touches the database (drip.delivery_rows); pool threads render (pure) and
+call providers.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,11 +26,11 @@ from zoneinfo import ZoneInfo
 import jinja2
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.utils import timezone
 
-from drip import catalog, links
+from drip import catalog, delivery_rows, links
 from drip.backoff import compute_backoff
 from drip.channels.base import EmailChannel, OutgoingEmail, OutgoingSms, Receipt, SmsChannel
+from drip.delivery_rows import InfusionState, Row
 from drip.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -42,7 +43,6 @@ from drip.rendering import build_context, render_email, render_sms
 
 log = logging.getLogger("drip.sender")
 S = Delivery.Status
-_RESULT_FIELDS = ["status", "provider_id", "sent_at", "error_code", "error_text", "due_at", "queued_at"]
 
 
 @dataclass
@@ -61,13 +61,13 @@ class _Go:
     """A claimed, checked row and everything its message needs: rendering it is pure, so it
     happens in the pool thread, beside the provider call, not in the main thread's claim."""
 
-    row: Delivery
+    row: Row
     version: ScheduleVersion
     context: dict[str, object]
     to: str
 
 
-_Answer = tuple[Delivery, Receipt | DeliveryError]
+_Answer = tuple[Row, Receipt | DeliveryError]
 
 
 def send_deliveries(
@@ -125,57 +125,36 @@ def _start(ids: list[int], now: datetime, report: BatchReport) -> list[_Go]:
 
 
 def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> list[_Go]:
-    claimed = _claim_for_sending(ids)
-    report.not_claimed += len(ids) - len(claimed)
-    if not claimed:
-        return []
-    rows = list(Delivery.objects.filter(pk__in=claimed).select_related("enrollment__patient"))
-    infusions = _infusions_of({r.enrollment_id for r in rows})
+    rows = delivery_rows.claim(ids)
+    report.not_claimed += len(ids) - len(rows)
+    infusions = delivery_rows.infusions_of({r.enrollment_id for r in rows})
     ready: list[_Go] = []
-    skips, defers = [], []
+    held: list[Row] = []  # skipped, or deferred to the send window: written back in one statement
     for row in rows:
         verdict = _check(row, infusions[row.enrollment_id], now)
         if isinstance(verdict, SkipReason):
             row.status, row.skip_reason = S.SKIPPED, verdict.value
-            skips.append(row)
+            report.skipped += 1
         elif isinstance(verdict, datetime):
-            row.status, row.due_at, row.attempts, row.queued_at = S.SCHEDULED, verdict, row.attempts - 1, None
-            defers.append(row)
+            row.status, row.due_at, row.attempts = S.SCHEDULED, verdict, row.attempts - 1
+            report.deferred += 1
         else:
             ready.append(_prepare(row, infusions[row.enrollment_id]))
-    _save(skips, ["status", "skip_reason"])
-    _save(defers, ["status", "due_at", "attempts", "queued_at"])
-    report.skipped += len(skips)
-    report.deferred += len(defers)
+            continue
+        held.append(row)
+    delivery_rows.finish(held)
     return ready
 
 
-def _claim_for_sending(ids: list[int]) -> list[int]:
-    """queued -> sending, attempts + 1, in one statement; returns only the rows we won."""
-    marks = ", ".join(["%s"] * len(ids))
-    sql = (f"UPDATE drip_delivery SET status = 'sending', attempts = attempts + 1, updated_at = %s "
-           f"WHERE id IN ({marks}) AND status = 'queued' RETURNING id")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(timezone.now()), *ids])
-        return [r[0] for r in cursor.fetchall()]
-
-
-def _infusions_of(enrollment_ids: Iterable[int]) -> dict[int, dict[int, Infusion]]:
-    found: dict[int, dict[int, Infusion]] = {e: {} for e in enrollment_ids}
-    for infusion in Infusion.objects.filter(enrollment_id__in=found):
-        found[infusion.enrollment_id][infusion.number] = infusion
-    return found
-
-
-def _check(row: Delivery, infusions: dict[int, Infusion], now: datetime) -> SkipReason | datetime | None:
+def _check(row: Row, infusions: dict[int, InfusionState], now: datetime) -> SkipReason | datetime | None:
     """Why not to send now: a skip reason, a later time (outside the window), or None (send)."""
-    enrollment, patient = row.enrollment, row.enrollment.patient
-    if enrollment.status != Enrollment.Status.ACTIVE:
-        return SkipReason.PAUSED if enrollment.status == Enrollment.Status.PAUSED else SkipReason.ENROLLMENT_ENDED
+    patient = row.patient
+    if row.enrollment_status != Enrollment.Status.ACTIVE:
+        return SkipReason.PAUSED if row.enrollment_status == Enrollment.Status.PAUSED else SkipReason.ENROLLMENT_ENDED
     anchor = infusions.get(row.anchor_infusion) if row.anchor_infusion else None
     if anchor is not None and anchor.status == Infusion.Status.CANCELLED:
         return SkipReason.INFUSION_CANCELLED
-    schedule = catalog.schedule_of(catalog.version_by_id(enrollment.schedule_version_id))
+    schedule = catalog.schedule_of(catalog.version_by_id(row.schedule_version_id))
     step = next((s for s in schedule.steps if s.key == row.step_key), None)
     if step is not None and step.requires_done and not _done(infusions.get(step.requires_done), now):
         return SkipReason.CONDITION_UNMET
@@ -191,7 +170,7 @@ def _check(row: Delivery, infusions: dict[int, Infusion], now: datetime) -> Skip
     return None
 
 
-def _done(infusion: Infusion | None, now: datetime) -> bool:
+def _done(infusion: InfusionState | None, now: datetime) -> bool:
     """Done when marked done, or still 'scheduled' with its time past: staff often forget to click
     done, and a patient should not miss a message for that. Cancelled or in the future: not done."""
     if infusion is None or infusion.status == Infusion.Status.CANCELLED:
@@ -199,12 +178,12 @@ def _done(infusion: Infusion | None, now: datetime) -> bool:
     return infusion.status == Infusion.Status.DONE or infusion.starts_at <= now
 
 
-def _prepare(row: Delivery, infusions: dict[int, Infusion]) -> _Go:
-    enrollment, patient = row.enrollment, row.enrollment.patient
-    version = catalog.version_by_id(enrollment.schedule_version_id)
+def _prepare(row: Row, infusions: dict[int, InfusionState]) -> _Go:
+    patient = row.patient
+    version = catalog.version_by_id(row.schedule_version_id)
     number = row.anchor_infusion or 1
     infusion = infusions.get(number)
-    unsubscribe = links.unsubscribe_url(patient.pk) if row.channel == "email" else ""
+    unsubscribe = links.unsubscribe_url(patient.id) if row.channel == "email" else ""
     context = build_context(
         first_name=patient.first_name, clinic=settings.DRIP_CLINIC,
         series_size=catalog.schedule_of(version).infusions, infusion_number=number,
@@ -218,9 +197,9 @@ def _render(go: _Go) -> OutgoingSms | OutgoingEmail:
     """No database, no clock (runs in a pool thread; the version's templates are cached)."""
     template = catalog.template_of(go.version, go.row.message_key)  # KeyError: not in the version
     if go.row.channel == "sms":
-        return OutgoingSms(go.row.pk, go.to, render_sms(template, go.context).text)
+        return OutgoingSms(go.row.id, go.to, render_sms(template, go.context).text)
     mail = render_email(template, go.context)
-    return OutgoingEmail(go.row.pk, go.to, mail.subject, mail.text, mail.html, str(go.context["unsubscribe_url"]))
+    return OutgoingEmail(go.row.id, go.to, mail.subject, mail.text, mail.html, str(go.context["unsubscribe_url"]))
 
 
 # --- provider calls (pool threads) -------------------------------------------------------------
@@ -247,14 +226,14 @@ def _answer(channel: SmsChannel | EmailChannel, go: _Go) -> Receipt | DeliveryEr
     except (jinja2.TemplateError, KeyError) as error:
         # Templates validate before publishing, so this is a bug or a hand-edited row: fail
         # the row with the reason instead of retrying it forever. Nothing was sent.
-        log.error("delivery.render_failed delivery_id=%s", go.row.pk)
+        log.error("delivery.render_failed delivery_id=%s", go.row.id)
         return PermanentDeliveryError("render", type(error).__name__)
     try:
         return channel.send(outgoing)  # type: ignore[arg-type]
     except DeliveryError as error:
         return error
     except BaseException as error:  # a bug, not a provider answer: fail the row, never resend blindly
-        log.exception("delivery.internal_error delivery_id=%s", go.row.pk)
+        log.exception("delivery.internal_error delivery_id=%s", go.row.id)
         return PermanentDeliveryError("internal", type(error).__name__)
 
 
@@ -263,7 +242,6 @@ def _answer(channel: SmsChannel | EmailChannel, go: _Go) -> Receipt | DeliveryEr
 def _record(results: list[_Answer], now: datetime,
             rand: Callable[[], float], report: BatchReport) -> None:
     for row, outcome in results:
-        row.queued_at = None
         if isinstance(outcome, Receipt):
             row.status, row.provider_id, row.sent_at = S.SENT, outcome.provider_id, now
             row.error_code = row.error_text = ""
@@ -278,18 +256,18 @@ def _record(results: list[_Answer], now: datetime,
         else:
             row.status = S.FAILED
             report.failed += 1
-            log.warning("delivery.failed delivery_id=%s code=%s", row.pk, row.error_code)
+            log.warning("delivery.failed delivery_id=%s code=%s", row.id, row.error_code)
         if isinstance(outcome, RecipientOptedOutError):
-            report.opted_out_patients.add(row.enrollment.patient_id)
+            report.opted_out_patients.add(row.patient.id)
     _save_outcomes([row for row, _ in results])
 
 
-def _save_outcomes(rows: list[Delivery], attempts: int = 5) -> None:
+def _save_outcomes(rows: list[Row], attempts: int = 5) -> None:
     """Provider answers are precious: if the database drops the connection, reconnect and
     record them again (the statement is a compare-and-set, so repeating it is harmless)."""
     for attempt in range(attempts):
         try:
-            _save(rows, _RESULT_FIELDS)
+            delivery_rows.finish(rows)
             return
         except (OperationalError, InterfaceError):
             if attempt == attempts - 1:
@@ -297,38 +275,6 @@ def _save_outcomes(rows: list[Delivery], attempts: int = 5) -> None:
             log.warning("record.retry attempt=%d rows=%d", attempt + 1, len(rows))
             connection.close()
             time.sleep(0.2 * 2**attempt)  # give the database a moment to come back
-
-
-def _save(rows: list[Delivery], fields: list[str]) -> None:
-    """One statement for many rows; only rows still 'sending' change (compare-and-set).
-
-    Django's bulk_update builds CASE expressions that dominated a profile of this hot path;
-    PostgreSQL gets one ``UPDATE ... FROM (VALUES ...)``, SQLite a pipelined executemany.
-    """
-    if not rows:
-        return
-    meta = Delivery._meta
-    columns = [meta.get_field(f) for f in [*fields, "updated_at"]]
-    stamp = timezone.now()
-    values = [
-        [*(c.get_db_prep_save(stamp if c.name == "updated_at" else getattr(row, c.attname), connection)
-           for c in columns), row.pk]
-        for row in rows
-    ]
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            casts = ", ".join(f"%s::{c.db_type(connection)}" for c in columns)
-            tuples = ", ".join(f"({casts}, %s::bigint)" for _ in values)
-            names = ", ".join(c.column for c in columns)
-            sets = ", ".join(f"{c.column} = v.{c.column}" for c in columns)
-            cursor.execute(
-                f"UPDATE drip_delivery AS d SET {sets} FROM (VALUES {tuples}) AS v({names}, id) "
-                f"WHERE d.id = v.id AND d.status = 'sending'",
-                [p for row in values for p in row],
-            )
-        else:
-            sets = ", ".join(f"{c.column} = %s" for c in columns)
-            cursor.executemany(f"UPDATE drip_delivery SET {sets} WHERE id = %s AND status = 'sending'", values)
 
 
 def _apply_opt_outs(report: BatchReport, now: datetime) -> None:
