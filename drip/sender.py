@@ -7,17 +7,18 @@ mid-batch strands in 'sending' only calls that were in flight; rows it had not c
 group statements were the cost when groups were small (groups of 16: 990/s; one group per batch
 of 100: 1,235/s), and claiming more than can start at once left that much stranded by one kill;
 the default concurrency equals the batch, so a batch is one group.
-Only the main thread touches the database (drip.delivery_rows); pool threads render (pure) and
-call providers.
+Only the main thread touches the database (drip.delivery_rows); rendering (pure) and provider
+calls run on the process's event loop (drip.channels.io_loop), and their answers come back
+through a queue.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from queue import Empty, SimpleQueue
@@ -29,6 +30,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 
 from drip import catalog, delivery_rows, links
 from drip.backoff import compute_backoff
+from drip.channels import io_loop
 from drip.channels.base import EmailChannel, OutgoingEmail, OutgoingSms, Receipt, SmsChannel
 from drip.delivery_rows import InfusionState, Row
 from drip.errors import (
@@ -59,7 +61,7 @@ class BatchReport:
 @dataclass(frozen=True)
 class _Go:
     """A claimed, checked row and everything its message needs: rendering it is pure, so it
-    happens in the pool thread, beside the provider call, not in the main thread's claim."""
+    happens on the event loop, just before the provider call, not in the main thread's claim."""
 
     row: Row
     version: ScheduleVersion
@@ -77,10 +79,10 @@ def send_deliveries(
     """Send every delivery in ``ids`` that is still ``queued``; anything else is left alone."""
     report = BatchReport()
     pending = list(ids)
-    # Pool threads put each answer here; the main thread records whatever has arrived, in one
-    # statement. (A queue, not wait() over the futures: that re-arms every future per answer.)
+    # Each call puts its answer here; the main thread records whatever has arrived, in one
+    # statement.
     answers: SimpleQueue[_Answer] = SimpleQueue()
-    pool = _pool(concurrency)
+    loop = io_loop.get()
     in_flight = 0
     refill_at = max(1, concurrency // 2)
     while pending or in_flight:
@@ -95,8 +97,9 @@ def send_deliveries(
                 log.warning("claim.db_error abandoned=%d", len(take) + len(pending))
                 connection.close()
                 pending, started = [], []
-            for go in started:
-                pool.submit(_call, sms if go.row.channel == "sms" else email, go, answers)
+            if started:
+                loop.call_soon_threadsafe(_launch, [(sms if go.row.channel == "sms" else email, go) for go in started],
+                                          answers)
             in_flight += len(started)
             continue
         arrived = [answers.get()]
@@ -194,7 +197,7 @@ def _prepare(row: Row, infusions: dict[int, InfusionState]) -> _Go:
 
 
 def _render(go: _Go) -> OutgoingSms | OutgoingEmail:
-    """No database, no clock (runs in a pool thread; the version's templates are cached)."""
+    """No database, no clock (runs on the event loop; the version's templates are cached)."""
     template = catalog.template_of(go.version, go.row.message_key)  # KeyError: not in the version
     if go.row.channel == "sms":
         return OutgoingSms(go.row.id, go.to, render_sms(template, go.context).text)
@@ -202,25 +205,24 @@ def _render(go: _Go) -> OutgoingSms | OutgoingEmail:
     return OutgoingEmail(go.row.id, go.to, mail.subject, mail.text, mail.html, str(go.context["unsubscribe_url"]))
 
 
-# --- provider calls (pool threads) -------------------------------------------------------------
+# --- provider calls (on the event loop) ------------------------------------------------------
 
-_POOL: ThreadPoolExecutor | None = None
-
-
-def _pool(size: int) -> ThreadPoolExecutor:
-    """One pool per process, made on first use (after a prefork worker has forked)."""
-    global _POOL
-    if _POOL is None or _POOL._max_workers < size:  # noqa: SLF001 - grow only when asked for more
-        _POOL = ThreadPoolExecutor(max_workers=size, thread_name_prefix="drip-send")
-    return _POOL
+_RUNNING: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
 
-def _call(channel: SmsChannel | EmailChannel, go: _Go,
-          answers: SimpleQueue[_Answer]) -> None:
-    answers.put((go.row, _answer(channel, go)))
+def _launch(calls: list[tuple[SmsChannel | EmailChannel, _Go]], answers: SimpleQueue[_Answer]) -> None:
+    """On the loop's thread: start one task per call."""
+    for channel, go in calls:
+        task = asyncio.get_running_loop().create_task(_call(channel, go, answers))
+        _RUNNING.add(task)
+        task.add_done_callback(_RUNNING.discard)
 
 
-def _answer(channel: SmsChannel | EmailChannel, go: _Go) -> Receipt | DeliveryError:
+async def _call(channel: SmsChannel | EmailChannel, go: _Go, answers: SimpleQueue[_Answer]) -> None:
+    answers.put((go.row, await _answer(channel, go)))
+
+
+async def _answer(channel: SmsChannel | EmailChannel, go: _Go) -> Receipt | DeliveryError:
     try:
         outgoing = _render(go)
     except (jinja2.TemplateError, KeyError) as error:
@@ -229,7 +231,7 @@ def _answer(channel: SmsChannel | EmailChannel, go: _Go) -> Receipt | DeliveryEr
         log.error("delivery.render_failed delivery_id=%s", go.row.id)
         return PermanentDeliveryError("render", type(error).__name__)
     try:
-        return channel.send(outgoing)  # type: ignore[arg-type]
+        return await channel.deliver(outgoing)  # type: ignore[arg-type]
     except DeliveryError as error:
         return error
     except BaseException as error:  # a bug, not a provider answer: fail the row, never resend blindly

@@ -74,7 +74,7 @@ def test_an_smtp_reply_quoting_the_address_does_not_reach_the_error_detail(smtp_
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
 
 
-def test_one_threads_emails_share_one_smtp_connection(smtp_server, smtp_email):
+def test_consecutive_emails_share_one_smtp_connection(smtp_server, smtp_email):
     for delivery_id in (1, 2, 3):
         smtp_email.send(replace(MAIL, delivery_id=delivery_id))
     assert len({got.peer for got in smtp_server.received}) == 1
@@ -98,7 +98,7 @@ def test_after_close_the_next_email_opens_a_fresh_connection(smtp_server, smtp_e
     assert peers[0] != peers[1] == peers[2]
 
 
-def test_sixteen_threads_sending_at_once_all_arrive(smtp_server, smtp_email):
+def test_sixteen_threads_sending_at_once_through_the_loop_all_arrive(smtp_server, smtp_email):
     threads = [threading.Thread(target=smtp_email.send, args=(replace(MAIL, delivery_id=i),)) for i in range(16)]
     for t in threads:
         t.start()

@@ -119,13 +119,13 @@ def test_a_refused_connection_is_transient(twilio_server):
     twilio_server.start()  # the fixture stops it again
 
 
-def test_one_threads_messages_share_one_keep_alive_connection(twilio_server, twilio_sms):
+def test_consecutive_messages_share_one_keep_alive_connection(twilio_server, twilio_sms):
     for i in range(3):
         twilio_sms.send(OutgoingSms(i, SMS.to, SMS.body))
     assert len({got.peer for got in twilio_server.received}) == 1
 
 
-def test_sixteen_threads_sending_at_once_all_arrive(twilio_server, twilio_sms):
+def test_sixteen_threads_sending_at_once_through_the_loop_all_arrive(twilio_server, twilio_sms):
     threads = [threading.Thread(target=twilio_sms.send, args=(OutgoingSms(i, SMS.to, SMS.body),)) for i in range(16)]
     for t in threads:
         t.start()
@@ -187,11 +187,11 @@ def test_the_servers_status_callbacks_are_signed_like_twilios(twilio_server, cal
 
 
 def test_the_proxy_comes_from_the_environment_once_and_no_proxy_is_respected(monkeypatch):
-    from drip.channels.twilio_http import Urllib3HttpClient
+    from drip.channels.twilio_http import AiohttpClient
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.clinic.test:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    proxied = Urllib3HttpClient(timeout=1, api_url="https://api.twilio.com")
-    direct = Urllib3HttpClient(timeout=1, api_url="http://127.0.0.1:9")
-    assert proxied.pool.proxy is not None and proxied.pool.proxy.host == "proxy.clinic.test"
-    assert getattr(direct.pool, "proxy", None) is None
+    proxied = AiohttpClient(timeout=1, api_url="https://api.twilio.com")
+    direct = AiohttpClient(timeout=1, api_url="http://127.0.0.1:9")
+    assert proxied.proxy == "http://proxy.clinic.test:3128"
+    assert direct.proxy is None

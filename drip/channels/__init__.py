@@ -1,4 +1,4 @@
-"""Channels: one small interface (``send(message) -> Receipt``) per medium; see base.py."""
+"""Channels: one small interface (``deliver``/``send(message) -> Receipt``) per medium; see base.py."""
 
 from __future__ import annotations
 

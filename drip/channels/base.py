@@ -1,8 +1,10 @@
-"""The one interface every channel implements: ``send(message) -> Receipt``.
+"""The one interface every channel implements: ``async deliver(message) -> Receipt``, run on
+the process's event loop (``io_loop``) by the sender, and ``send(message)``, the same call for
+any other thread (tests, commands).
 
 A channel translates its provider's failures into ``TransientDeliveryError`` (retry later),
 ``PermanentDeliveryError`` (fail now) or ``RecipientOptedOutError`` (patient opted out), each
-carrying the provider's error code. Nothing else escapes ``send``.
+carrying the provider's error code. Nothing else escapes ``deliver``/``send``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ class Receipt:
 
 
 class SmsChannel(Protocol):
+    async def deliver(self, message: OutgoingSms) -> Receipt: ...
     def send(self, message: OutgoingSms) -> Receipt: ...
 
 
 class EmailChannel(Protocol):
+    async def deliver(self, message: OutgoingEmail) -> Receipt: ...
     def send(self, message: OutgoingEmail) -> Receipt: ...

@@ -1,4 +1,9 @@
-"""Email over SMTP with Django's mail: multipart text + HTML, one-click unsubscribe headers.
+"""Email over SMTP: Django's mail builds the message (multipart text + HTML, one-click
+unsubscribe headers); aiosmtplib carries it, on the process's event loop (``io_loop``).
+
+Why not Django's SMTP backend for the transfer: it is smtplib, one blocking thread per
+connection, and at a hundred threads the hand-offs cost more CPU than the message (0.88 ms
+per email vs 0.51 ms on one loop, measured on 2 cores; README "Capacity").
 
 Provider answers become our errors: SMTP 4xx -> transient, 5xx -> permanent; a dropped or
 refused connection or a timeout -> transient.
@@ -6,18 +11,17 @@ refused connection or a timeout -> transient.
 
 from __future__ import annotations
 
+import os
 import random
 import re
-import smtplib
-import threading
-import weakref
 from email.policy import Compat32
 from email.utils import parseaddr
 from typing import Any
 
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.core.mail.backends.smtp import EmailBackend
+import aiosmtplib
+from django.core.mail import EmailMultiAlternatives
 
+from drip.channels import io_loop
 from drip.channels.base import OutgoingEmail, Receipt
 from drip.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 
@@ -25,7 +29,7 @@ from drip.errors import DeliveryError, PermanentDeliveryError, TransientDelivery
 # the detail is stored on the delivery row and may be printed, so addresses are masked.
 _ADDRESS_LIKE = re.compile(r"[^\s<>\"'@]+@[^\s<>\"']+")
 # A kept-open connection the server has since closed (idle timeout) fails like this.
-_STALE = (smtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError)
+_STALE = (aiosmtplib.SMTPServerDisconnected, ConnectionResetError, BrokenPipeError)
 
 
 def message_id(delivery_id: int, domain: str) -> str:
@@ -82,98 +86,83 @@ def _pair(address: str) -> tuple[str, str]:
 
 
 class SmtpEmail:
-    """Thread-safe: one SMTP connection per thread, kept open and reopened after an error.
-
-    ``close()`` closes every thread's connection; so does garbage collection of the channel.
-    """
+    """A pool of kept-open SMTP connections, used from the process's event loop: ``deliver`` is
+    the coroutine, ``send`` the same from any other thread. A connection serves one message at
+    a time; as many open as messages are in flight (the sender bounds that)."""
 
     def __init__(self, *, host: str, port: int, username: str = "", password: str = "",
                  use_tls: bool = False, timeout_s: float = 10.0, from_email: str,
                  message_id_domain: str) -> None:
-        self._options = dict(host=host, port=port, username=username, password=password,
-                             use_tls=use_tls, timeout=timeout_s)
+        self._options: dict[str, Any] = dict(hostname=host, port=port, username=username or None,
+                                             password=password or None, start_tls=use_tls, timeout=timeout_s)
         self.from_email = from_email
         self.domain = message_id_domain
-        self._local = threading.local()
-        # Every thread's connection, so close() reaches them all; the finalizer closes them if
-        # the channel is dropped without close() (a socket must not be left to the collector).
-        self._open: set[EmailBackend] = set()
-        self._open_lock = threading.Lock()
-        weakref.finalize(self, _close_all, self._open, self._open_lock)
+        self._idle: list[aiosmtplib.SMTP] = []  # touched only on the loop's thread
+        self._pid = os.getpid()
+        io_loop.close_when_collected(self, _quit_all, self._idle)
 
     def close(self) -> None:
-        """Close every thread's SMTP connection (they reopen on the next send)."""
-        _close_all(self._open, self._open_lock)
+        """QUIT every idle connection (new ones open on the next send)."""
+        if io_loop.in_running_loop():
+            io_loop.run(_quit_all(self._idle))
 
     def send(self, message: OutgoingEmail) -> Receipt:
+        return io_loop.run(self.deliver(message))
+
+    async def deliver(self, message: OutgoingEmail) -> Receipt:
         mail = build_email_message(message, from_email=self.from_email, domain=self.domain)
+        raw = mail.message().as_bytes(linesep="\r\n")
+        envelope = (mail.from_email[1], [address for _, address in mail.to])  # (name, address) pairs
+        connection = None
         try:
+            connection, reused = await self._take()
             try:
-                self._send_on(self._connection(), mail)
+                await connection.sendmail(*envelope, raw)
             except _STALE as error:
-                if not self._local.reused or _timed_out(error):
+                if not reused or _timed_out(error):
                     raise  # a fresh connection failing, or a stall: not a stale connection
                 # The server closed our idle connection; nothing was accepted. Once more, fresh.
-                self._drop_connection()
-                self._send_on(self._connection(), mail)
+                connection.close()
+                connection, _ = await self._take(fresh=True)
+                await connection.sendmail(*envelope, raw)
         except Exception as error:
-            self._drop_connection()
+            if connection is not None:
+                connection.close()  # after any error: the next message starts on a clean one
             translated = _translate(error)
             if translated is None:
                 raise
             raise translated from None  # the chain would repeat the recipient address
+        self._idle.append(connection)
         return Receipt(provider_id=mail.extra_headers["Message-ID"])
 
-    @staticmethod
-    def _send_on(connection: EmailBackend, mail: EmailMultiAlternatives) -> None:
-        mail.connection = connection
-        mail.send(fail_silently=False)
-
-    def _connection(self) -> EmailBackend:
-        connection: EmailBackend | None = getattr(self._local, "connection", None)
-        # A backend whose socket close() has closed counts as none (it would reconnect per message).
-        self._local.reused = connection is not None and connection.connection is not None
-        if connection is None or connection.connection is None:
-            connection = get_connection("django.core.mail.backends.smtp.EmailBackend",
-                                        fail_silently=False, **self._options)
-            try:
-                # Opened here, so Django's send_messages() does not close it after each message.
-                connection.open()
-            except BaseException:
-                _close_quietly(connection)  # a half-open one (STARTTLS or login failed) holds a socket
-                raise
-            self._local.connection = connection
-            with self._open_lock:
-                self._open.add(connection)
-        return connection
-
-    def _drop_connection(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        self._local.connection = None
-        if connection is not None:
-            with self._open_lock:
-                self._open.discard(connection)
-            _close_quietly(connection)
+    async def _take(self, *, fresh: bool = False) -> tuple[aiosmtplib.SMTP, bool]:
+        """An idle connection that is still open, else a new one: (connection, reused)."""
+        if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use
+            self._idle.clear()
+            self._pid = os.getpid()
+        while self._idle and not fresh:
+            connection = self._idle.pop()
+            if connection.is_connected:
+                return connection, True
+        connection = aiosmtplib.SMTP(**self._options)
+        try:
+            await connection.connect()  # EHLO, STARTTLS and login as configured
+        except BaseException:
+            connection.close()
+            raise
+        return connection, False
 
 
-def _close_all(connections: set[EmailBackend], lock: threading.Lock) -> None:
-    with lock:
-        closing = list(connections)
-        connections.clear()
+
+async def _quit_all(idle: list[aiosmtplib.SMTP]) -> None:
+    """QUIT politely where the server is still there; in any case release the sockets."""
+    closing = list(idle)
+    idle.clear()
     for connection in closing:
-        _close_quietly(connection)
-
-
-def _close_quietly(connection: EmailBackend) -> None:
-    """QUIT politely if the server is still there; in any case release the socket."""
-    # Django 5.2 keeps a half-open connection (STARTTLS or login failed) in _partial_connection.
-    sockets = [connection.connection, getattr(connection, "_partial_connection", None)]
-    try:
-        connection.close()
-    except Exception:  # noqa: BLE001 - closing a broken connection may fail; it is gone anyway
-        for smtp in sockets:
-            if smtp is not None:
-                smtp.close()  # no I/O: just closes the socket
+        try:
+            await connection.quit()
+        except Exception:  # noqa: BLE001 - closing a broken connection may fail; it is gone anyway
+            connection.close()
 
 
 def _translate(error: Exception) -> DeliveryError | None:
@@ -183,29 +172,29 @@ def _translate(error: Exception) -> DeliveryError | None:
         return kind(f"smtp-{code}", _smtp_text(error))
     if _timed_out(error):
         return TransientDeliveryError("timeout", "SMTP server did not answer in time")
-    if isinstance(error, (smtplib.SMTPException, OSError)):
+    if isinstance(error, (aiosmtplib.SMTPException, OSError)):
         return TransientDeliveryError("connection", type(error).__name__)
     return None
 
 
 def _timed_out(error: BaseException) -> bool:
-    # smtplib reports a read that timed out as SMTPServerDisconnected, the timeout as its context.
-    return isinstance(error, TimeoutError) or isinstance(error.__context__, TimeoutError)  # socket.timeout too
+    return isinstance(error, TimeoutError)  # aiosmtplib's timeouts are TimeoutErrors
 
 
-def _smtp_code(error: Exception) -> int | None:
-    if isinstance(error, smtplib.SMTPResponseException):
-        return int(error.smtp_code)
-    if isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
-        return int(next(iter(error.recipients.values()))[0])
+def _refusal(error: Exception) -> aiosmtplib.SMTPResponseException | None:
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return error
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused) and error.recipients:
+        return error.recipients[0]
     return None
 
 
+def _smtp_code(error: Exception) -> int | None:
+    refusal = _refusal(error)
+    return int(refusal.code) if refusal is not None else None
+
+
 def _smtp_text(error: Exception) -> str:
-    raw: bytes | str = type(error).__name__
-    if isinstance(error, smtplib.SMTPResponseException):
-        raw = error.smtp_error
-    elif isinstance(error, smtplib.SMTPRecipientsRefused) and error.recipients:
-        raw = next(iter(error.recipients.values()))[1]
-    text = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    refusal = _refusal(error)
+    text = refusal.message if refusal is not None else type(error).__name__
     return _ADDRESS_LIKE.sub("[address]", text)[:300]

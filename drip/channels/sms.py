@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Callable
 
+import aiohttp
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
 from twilio.rest import Client
-from urllib3.exceptions import HTTPError, NewConnectionError
-from urllib3.exceptions import TimeoutError as Urllib3Timeout
 
+from drip.channels import io_loop
 from drip.channels.base import OutgoingSms, Receipt
-from drip.channels.twilio_http import Urllib3HttpClient
+from drip.channels.twilio_http import AiohttpClient
 from drip.errors import (
     DeliveryError,
     PermanentDeliveryError,
@@ -37,8 +36,8 @@ _PHONE_LIKE = re.compile(r"\+?\d[\d ().-]{5,}\d")
 
 
 class TwilioSms:
-    """Thread-safe: one Twilio client (and keep-alive connection) per thread, on urllib3
-    (``twilio_http.Urllib3HttpClient``) instead of the SDK's default ``requests`` transport.
+    """One Twilio client and keep-alive connection pool, used from the process's event loop
+    (``io_loop``): ``deliver`` is the coroutine, ``send`` the same from any other thread.
 
     ``status_callback_url`` is a function of the delivery id, or a string with a
     ``{delivery_id}`` placeholder; either way the URL identifies the delivery.
@@ -51,21 +50,21 @@ class TwilioSms:
             raise ValueError("TwilioSms needs a From number or a Messaging Service SID")
         if isinstance(status_callback_url, str) and "{delivery_id}" not in status_callback_url:
             raise ValueError("status_callback_url needs a {delivery_id} placeholder")
-        self._sid, self._token = account_sid, auth_token
         self._sender = {"messaging_service_sid": messaging_service_sid} if messaging_service_sid else {"from_": from_number}
         self._callback = status_callback_url
         self._timeout_s = timeout_s
-        self._base_url = api_base_url
-        self._local = threading.local()
-        self._transports: list[Urllib3HttpClient] = []  # every thread's, for close()
-        self._transports_lock = threading.Lock()
+        self.transport = AiohttpClient(timeout=timeout_s, api_url=api_base_url or "https://api.twilio.com")
+        self._client = Client(account_sid, auth_token, http_client=self.transport)
+        # The SDK reads TWILIO_EDGE/TWILIO_REGION from the environment and rewrites the API
+        # host with them; drip talks to the plain host (or api_base_url), so leave them unset.
+        self._client.edge = self._client.region = None
+        if api_base_url:
+            self._client.api.base_url = api_base_url.rstrip("/")
 
     def close(self) -> None:
-        """Close every thread's keep-alive connections (they reconnect on the next send)."""
-        with self._transports_lock:
-            transports, self._transports = self._transports, []
-        for transport in transports:
-            transport.close()
+        """Close the keep-alive connections (they reopen on the next send)."""
+        if io_loop.in_running_loop():
+            io_loop.run(self.transport.close())
 
     def status_callback_for(self, delivery_id: int) -> str:
         if isinstance(self._callback, str):
@@ -73,39 +72,27 @@ class TwilioSms:
         return self._callback(delivery_id)
 
     def send(self, message: OutgoingSms) -> Receipt:
+        return io_loop.run(self.deliver(message))
+
+    async def deliver(self, message: OutgoingSms) -> Receipt:
         try:
-            created = self._client().messages.create(
+            created = await self._client.messages.create_async(
                 to=message.to, body=message.body,
                 status_callback=self.status_callback_for(message.delivery_id), **self._sender,
             )
         except (TwilioRestException, TwilioServiceException) as error:
             raise _translate(error) from None
-        except NewConnectionError:  # refused or unreachable (a subclass of the timeout error)
+        except aiohttp.ClientConnectorError:  # refused or unreachable
             raise TransientDeliveryError("connection", "could not connect to Twilio") from None
-        except Urllib3Timeout:
+        except TimeoutError:
             raise TransientDeliveryError("timeout", f"no answer within {self._timeout_s} s") from None
-        except HTTPError as error:  # reset, dropped, protocol error
+        except aiohttp.ClientError as error:  # reset, dropped, protocol error
             raise TransientDeliveryError("connection", type(error).__name__) from None
         except ValueError:  # a 2xx whose body is not JSON: the provider may have sent it
             raise _unreadable(message.delivery_id) from None
         if not created.sid:
             raise _unreadable(message.delivery_id)
         return Receipt(provider_id=str(created.sid))
-
-    def _client(self) -> Client:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            http = Urllib3HttpClient(timeout=self._timeout_s, api_url=self._base_url or "https://api.twilio.com")
-            with self._transports_lock:
-                self._transports.append(http)
-            client = Client(self._sid, self._token, http_client=http)
-            # The SDK reads TWILIO_EDGE/TWILIO_REGION from the environment and rewrites the API
-            # host with them; drip talks to the plain host (or api_base_url), so leave them unset.
-            client.edge = client.region = None
-            if self._base_url:
-                client.api.base_url = self._base_url.rstrip("/")
-            self._local.client = client
-        return client
 
 
 def _translate(error: TwilioRestException | TwilioServiceException) -> DeliveryError:
