@@ -33,7 +33,9 @@ class RedisRateLimiter:
     def __init__(self, url: str, key: str, per_second: float) -> None:
         self.key = key
         self.interval_us = int(1_000_000 / per_second)
-        self._client = redis.Redis.from_url(url)
+        # Bounded waits: the reservation runs on the event loop every send shares, so a Redis that
+        # stops answering must fail the send (transient), not stall the loop.
+        self._client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._reserve = self._client.register_script(_RESERVE)
 
     def reserve(self) -> float:
