@@ -64,6 +64,9 @@ class RateLimited:
     def send(self, message):  # type: ignore[no-untyped-def]
         return io_loop.run(self.deliver(message))
 
+    async def find_accepted(self, message, *, since):  # type: ignore[no-untyped-def]
+        return await self._channel.find_accepted(message, since=since)  # a read: no send slot
+
     def close(self) -> None:
         close = getattr(self._channel, "close", None)
         if close is not None:

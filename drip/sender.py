@@ -20,7 +20,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from queue import Empty, SimpleQueue
 from zoneinfo import ZoneInfo
 
@@ -67,9 +67,17 @@ class _Go:
     version: ScheduleVersion
     context: dict[str, object]
     to: str
+    # An SMS whose last attempt lost its answer (timeout, dropped connection): Twilio may have
+    # taken it, so look for it (created since this time) before sending again.
+    look_since: datetime | None = None
 
 
 _Answer = tuple[Row, Receipt | DeliveryError]
+# Errors after which the provider may have taken the message without our hearing back.
+_ANSWER_LOST = ("timeout", "connection")
+# Every retry of a row falls inside this (attempts x the longest backoff is hours, and a row
+# more than late_grace past due is skipped anyway): older matches are other sends of the text.
+_LOOKBACK = timedelta(days=1)
 
 
 def send_deliveries(
@@ -142,7 +150,7 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
             row.status, row.due_at, row.attempts = S.SCHEDULED, verdict, row.attempts - 1
             report.deferred += 1
         else:
-            ready.append(_prepare(row, infusions[row.enrollment_id]))
+            ready.append(_prepare(row, infusions[row.enrollment_id], now))
             continue
         held.append(row)
     delivery_rows.finish(held)
@@ -181,7 +189,7 @@ def _done(infusion: InfusionState | None, now: datetime) -> bool:
     return infusion.status == Infusion.Status.DONE or infusion.starts_at <= now
 
 
-def _prepare(row: Row, infusions: dict[int, InfusionState]) -> _Go:
+def _prepare(row: Row, infusions: dict[int, InfusionState], now: datetime) -> _Go:
     patient = row.patient
     version = catalog.version_by_id(row.schedule_version_id)
     number = row.anchor_infusion or 1
@@ -193,7 +201,9 @@ def _prepare(row: Row, infusions: dict[int, InfusionState]) -> _Go:
         infusion_local_start=infusion.starts_at.astimezone(ZoneInfo(patient.time_zone)) if infusion else None,
         unsubscribe_url=unsubscribe,
     )
-    return _Go(row, version, context, patient.phone if row.channel == "sms" else patient.email)
+    lost = row.channel == "sms" and row.error_code in _ANSWER_LOST
+    return _Go(row, version, context, patient.phone if row.channel == "sms" else patient.email,
+               look_since=now - _LOOKBACK if lost else None)
 
 
 def _render(go: _Go) -> OutgoingSms | OutgoingEmail:
@@ -231,6 +241,11 @@ async def _answer(channel: SmsChannel | EmailChannel, go: _Go) -> Receipt | Deli
         log.error("delivery.render_failed delivery_id=%s", go.row.id)
         return PermanentDeliveryError("render", type(error).__name__)
     try:
+        if go.look_since is not None:
+            taken = await channel.find_accepted(outgoing, since=go.look_since)  # type: ignore[union-attr, arg-type]
+            if taken is not None:
+                log.info("delivery.found_accepted delivery_id=%s", go.row.id)
+                return taken  # recorded as sent; nothing sent again
         return await channel.deliver(outgoing)  # type: ignore[arg-type]
     except DeliveryError as error:
         return error

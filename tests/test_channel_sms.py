@@ -119,6 +119,22 @@ def test_a_refused_connection_is_transient(twilio_server):
     twilio_server.start()  # the fixture stops it again
 
 
+def test_find_accepted_finds_only_this_text_to_this_number_since_the_given_time(twilio_server, twilio_sms):
+    from dataclasses import replace
+    from datetime import UTC, datetime, timedelta
+
+    from drip.channels import io_loop
+
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    sent = twilio_sms.send(SMS)
+    twilio_sms.send(OutgoingSms(43, "+12125550199", SMS.body))  # the same text to someone else
+    assert io_loop.run(twilio_sms.find_accepted(SMS, since=before)) == sent
+    assert io_loop.run(twilio_sms.find_accepted(replace(SMS, body="Another text."), since=before)) is None
+    assert io_loop.run(twilio_sms.find_accepted(replace(SMS, to="+12125550100"), since=before)) is None
+    later = datetime.now(UTC) + timedelta(minutes=1)  # only messages created since: none yet
+    assert io_loop.run(twilio_sms.find_accepted(SMS, since=later)) is None
+
+
 def test_consecutive_messages_share_one_keep_alive_connection(twilio_server, twilio_sms):
     for i in range(3):
         twilio_sms.send(OutgoingSms(i, SMS.to, SMS.body))

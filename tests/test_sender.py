@@ -81,6 +81,26 @@ def test_a_timeout_retries_and_then_succeeds(now, twilio_server, smtp_email):
     assert row.status == S.SENT
 
 
+def test_an_sms_twilio_took_before_our_timeout_is_recorded_not_sent_again(now, twilio_server, smtp_email):
+    from tests.support.fixtures import make_twilio_sms
+
+    e = enroll_patient(now)
+    twilio_server.fail_next(1, 201, None, delay_s=1.5, accept_first=True)  # taken, answer too late
+    twilio_server.clock = now.timestamp  # Twilio's clock agrees with ours, as in production
+    quick = make_twilio_sms(twilio_server, timeout_s=0.3)
+    try:
+        send_deliveries(claim_due(now, limit=10), now=now, sms=quick, email=smtp_email, concurrency=2, rand=lambda: 0.0)
+        row = welcome(e, "sms")
+        assert (row.status, row.error_code) == (S.SCHEDULED, "timeout")
+        (taken,) = twilio_server.received
+        send_deliveries(claim_due(row.due_at, limit=10), now=row.due_at, sms=quick, email=smtp_email, concurrency=2)
+    finally:
+        quick.close()
+    row.refresh_from_db()
+    assert (row.status, row.provider_id) == (S.SENT, taken.sid)
+    assert len(twilio_server.received) == 1  # the patient got it once
+
+
 def test_transient_errors_fail_after_the_last_attempt(now, send, twilio_server, settings):
     settings.DRIP_MAX_ATTEMPTS = 3
     e = enroll_patient(now)

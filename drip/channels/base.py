@@ -10,6 +10,7 @@ carrying the provider's error code. Nothing else escapes ``deliver``/``send``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -38,6 +39,8 @@ class Receipt:
 class SmsChannel(Protocol):
     async def deliver(self, message: OutgoingSms) -> Receipt: ...
     def send(self, message: OutgoingSms) -> Receipt: ...
+    # The copy the provider already took after an answer was lost (timeout), if any.
+    async def find_accepted(self, message: OutgoingSms, *, since: datetime) -> Receipt | None: ...
 
 
 class EmailChannel(Protocol):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 
 from drip.channels.base import OutgoingEmail, OutgoingSms, Receipt
@@ -23,6 +24,9 @@ class OutboxSms:
 
     async def deliver(self, message: OutgoingSms) -> Receipt:
         return self.send(message)  # a local file append: too quick to need a thread
+
+    async def find_accepted(self, message: OutgoingSms, *, since: datetime) -> Receipt | None:
+        return None  # a file append has no lost answers
 
     def send(self, message: OutgoingSms) -> Receipt:
         sid = f"OUTBOX{message.delivery_id:026d}"

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TypeVar
 
 import aiohttp
-from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.rest import Client
 
 from drip.channels import io_loop
@@ -27,6 +29,7 @@ from drip.errors import (
     TransientDeliveryError,
 )
 
+T = TypeVar("T")
 log = logging.getLogger("drip.channels.sms")
 OPTED_OUT = 21610
 RATE_LIMITED = 20429
@@ -75,11 +78,32 @@ class TwilioSms:
         return io_loop.run(self.deliver(message))
 
     async def deliver(self, message: OutgoingSms) -> Receipt:
+        created = await self._ask(message, self._client.messages.create_async(
+            to=message.to, body=message.body,
+            status_callback=self.status_callback_for(message.delivery_id), **self._sender,
+        ))
+        if not created.sid:
+            raise _unreadable(message.delivery_id)
+        return Receipt(provider_id=str(created.sid))
+
+    async def find_accepted(self, message: OutgoingSms, *, since: datetime) -> Receipt | None:
+        """The message Twilio already took for this recipient, from our sender, with exactly this
+        text, created since ``since``; None if there is none. Asked before sending again when an
+        earlier attempt's answer was lost (a timeout, a dropped connection): Twilio may have
+        accepted it, and a blind resend would reach the patient twice."""
+        sender = {"from_": self._sender["from_"]} if "from_" in self._sender else {}
+        recent = await self._ask(message, self._client.messages.list_async(
+            to=message.to, limit=20, page_size=20, **sender))
+        for sent in recent:
+            created = sent.date_created
+            if sent.body == message.body and isinstance(created, datetime) and created >= since:
+                return Receipt(provider_id=str(sent.sid))
+        return None
+
+    async def _ask(self, message: OutgoingSms, call: Awaitable[T]) -> T:
+        """Await a call to Twilio; its failures become our errors."""
         try:
-            created = await self._client.messages.create_async(
-                to=message.to, body=message.body,
-                status_callback=self.status_callback_for(message.delivery_id), **self._sender,
-            )
+            return await call
         except (TwilioRestException, TwilioServiceException) as error:
             raise _translate(error) from None
         except aiohttp.ClientConnectorError:  # refused or unreachable
@@ -88,11 +112,12 @@ class TwilioSms:
             raise TransientDeliveryError("timeout", f"no answer within {self._timeout_s} s") from None
         except aiohttp.ClientError as error:  # reset, dropped, protocol error
             raise TransientDeliveryError("connection", type(error).__name__) from None
+        except TwilioException as error:  # a list page that did not load: ("Unable to fetch page", response)
+            status = int(getattr(error.args[1], "status_code", 0) or 0) if len(error.args) > 1 else 0
+            kind = TransientDeliveryError if status in (0, 429) or status >= 500 else PermanentDeliveryError
+            raise kind(str(status or "lookup"), "Twilio's message list did not load") from None
         except ValueError:  # a 2xx whose body is not JSON: the provider may have sent it
             raise _unreadable(message.delivery_id) from None
-        if not created.sid:
-            raise _unreadable(message.delivery_id)
-        return Receipt(provider_id=str(created.sid))
 
 
 def _translate(error: TwilioRestException | TwilioServiceException) -> DeliveryError:

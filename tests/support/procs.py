@@ -120,10 +120,12 @@ class RedisServer:
 
 
 def start_twilio_server(record: Path, *, delay_ms: float = 0, error_rate: float = 0, stall_rate: float = 0,
-                        stall_s: float = 0, auth_token: str = "bench-token") -> tuple[ManagedProcess, int]:
+                        taken_stall_rate: float = 0, stall_s: float = 0,
+                        auth_token: str = "bench-token") -> tuple[ManagedProcess, int]:
     port = free_port()
     proc = ManagedProcess([sys.executable, "-m", "tests.support.twilio_server", "--port", str(port),
                            "--delay-ms", str(delay_ms), "--error-rate", str(error_rate), "--stall-rate", str(stall_rate),
+                           "--taken-stall-rate", str(taken_stall_rate),
                            "--stall-s", str(stall_s), "--auth-token", auth_token, "--record", str(record)], name="twilio")
     wait_for_port(port)
     return proc, port

@@ -57,6 +57,9 @@ class Reply:
     status: int = 201
     code: int | None = None  # Twilio error code for non-2xx
     delay_s: float = 0.0
+    # Create the message first, then delay the answer: a client that times out meanwhile does
+    # not know the message exists (the case where a blind retry would send it twice).
+    accept_first: bool = False
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Received:
     form: dict[str, str]
     arrived: float  # time.monotonic() when the request arrived, before any simulated delay
     peer: tuple[str, int] | None = None  # the client's (host, port): one per keep-alive connection
+    created: str = ""  # date_created, RFC 2822, by the server's clock
 
     @property
     def delivery_id(self) -> int | None:
@@ -92,6 +96,7 @@ class FakeTwilio:
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
     error_format: str = "legacy"  # or "rfc9457"
+    clock: Callable[[], float] = time.time  # date_created of accepted messages (tests set a virtual one)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _scripted: list[Reply] = field(default_factory=list)
 
@@ -115,23 +120,24 @@ class FakeTwilio:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def fail_next(self, n: int, status: int, code: int | None = None, delay_s: float = 0.0) -> None:
+    def fail_next(self, n: int, status: int, code: int | None = None, delay_s: float = 0.0,
+                  accept_first: bool = False) -> None:
         """The next ``n`` requests get this answer (then the policy or success again)."""
         with self._lock:
-            self._scripted.extend([Reply(status, code, delay_s)] * n)
+            self._scripted.extend([Reply(status, code, delay_s, accept_first)] * n)
 
     def set_fault_rates(self, *, error_rate: float = 0.0, error_statuses: tuple[int, ...] = (500, 503, 429),
-                        stall_rate: float = 0.0, stall_s: float = 0.0, seed: int = 1) -> None:
+                        stall_rate: float = 0.0, taken_stall_rate: float = 0.0, stall_s: float = 0.0,
+                        seed: int = 1) -> None:
         rng = random.Random(seed)
 
         def policy(index: int, form: dict[str, str]) -> Reply:
             draw = rng.random()
             if draw < stall_rate:
-                # A stall that never completes the request: the message is not created. (A
-                # provider that accepts after the client gave up is the one case a retry could
-                # duplicate; see the README's capacity and safety notes.)
-                return Reply(503, 20503, stall_s)
-            if draw < stall_rate + error_rate:
+                return Reply(503, 20503, stall_s)  # a stall before the message is created
+            if draw < stall_rate + taken_stall_rate:
+                return Reply(201, None, stall_s, accept_first=True)  # created, then the answer stalls
+            if draw < stall_rate + taken_stall_rate + error_rate:
                 status = rng.choice(error_statuses)
                 return Reply(status, {429: 20429, 500: 20500, 503: 20503}.get(status))
             return Reply()
@@ -151,7 +157,8 @@ class FakeTwilio:
         return self.policy(index, form) if self.policy else Reply()
 
     def accept(self, form: dict[str, str], arrived: float, peer: tuple[str, int] | None = None) -> Received:
-        record = Received("SM" + secrets.token_hex(16), form, arrived, peer)
+        created = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(self.clock()))
+        record = Received("SM" + secrets.token_hex(16), form, arrived, peer, created)
         with self._lock:
             self.received.append(record)
         return record
@@ -209,21 +216,26 @@ _JSON = {"Content-Type": "application/json"}
 def _handler_for(fake: FakeTwilio) -> _Handler:
     async def handle(request: web.BaseRequest) -> web.StreamResponse:
         arrived = time.monotonic()
-        if request.method != "POST":
+        if request.method not in ("POST", "GET"):
             return web.Response(status=501)  # like http.server's answer to an unsupported method
         form = dict(urllib.parse.parse_qsl((await request.read()).decode()))
-        match = _PATH.match(request.raw_path)
+        match = _PATH.match(request.path)
         if not match or match.group(1) != fake.account_sid:
             return _json(404, _error(20404, "The requested resource was not found"))
         if not _authorized(fake, request.headers.get("Authorization", "")):
             return _json(401, _error(20003, "Authenticate"))
+        if request.method == "GET":
+            return _json(200, _page(fake, dict(request.query)))
         if not form.get("To") or not form.get("Body") or not (form.get("From") or form.get("MessagingServiceSid")):
             return _json(400, _error(21604, "A 'To', 'Body' and 'From' or 'MessagingServiceSid' are required"))
         # Now, not after the delay: a client that gave up meanwhile has no transport left.
         peername = request.transport.get_extra_info("peername") if request.transport else None
         reply = fake.reply_for(form)
+        accepted = fake.accept(form, arrived, tuple(peername[:2]) if peername else None) if reply.accept_first else None
         if reply.delay_s or fake.delay_s:
             await asyncio.sleep(reply.delay_s or fake.delay_s)  # the provider's latency, simulated
+        if accepted is not None:
+            return _json(201, _resource(fake.account_sid, accepted))  # the client may have given up
         if reply.status >= 300:
             code = reply.code or reply.status
             message = ERROR_MESSAGES.get(code, "error").format(to=form["To"])
@@ -289,8 +301,21 @@ def _problem(code: int, message: str, status: int) -> dict[str, object]:
             "status": status, "code": code, "detail": message, "instance": None}
 
 
+def _page(fake: FakeTwilio, query: dict[str, str]) -> dict[str, object]:
+    """GET Messages.json: the accepted messages, newest first, filtered by To and From, one page."""
+    with fake._lock:
+        found = [r for r in reversed(fake.received)
+                 if r.form.get("To") == query.get("To", r.form.get("To"))
+                 and r.form.get("From") == query.get("From", r.form.get("From"))]
+    size = int(query.get("PageSize", 50))
+    uri = f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
+    return {"messages": [_resource(fake.account_sid, r) for r in found[:size]], "page": 0, "page_size": size,
+            "start": 0, "end": max(0, min(size, len(found)) - 1), "uri": uri, "first_page_uri": uri,
+            "next_page_uri": None, "previous_page_uri": None}
+
+
 def _resource(account_sid: str, record: Received) -> dict[str, object]:
-    now = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime())
+    now = record.created
     return {
         "sid": record.sid, "account_sid": account_sid, "to": record.form["To"],
         "from": record.form.get("From"), "messaging_service_sid": record.form.get("MessagingServiceSid"),
@@ -309,14 +334,16 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=0)
     parser.add_argument("--error-rate", type=float, default=0)
     parser.add_argument("--stall-rate", type=float, default=0)
+    parser.add_argument("--taken-stall-rate", type=float, default=0)
     parser.add_argument("--stall-s", type=float, default=0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--error-format", choices=("legacy", "rfc9457"), default="legacy")
     parser.add_argument("--record", required=True)
     args = parser.parse_args()
     fake = FakeTwilio(args.account_sid, args.auth_token, delay_s=args.delay_ms / 1000, error_format=args.error_format)
-    if args.error_rate or args.stall_rate:
-        fake.set_fault_rates(error_rate=args.error_rate, stall_rate=args.stall_rate, stall_s=args.stall_s, seed=args.seed)
+    if args.error_rate or args.stall_rate or args.taken_stall_rate:
+        fake.set_fault_rates(error_rate=args.error_rate, stall_rate=args.stall_rate,
+                             taken_stall_rate=args.taken_stall_rate, stall_s=args.stall_s, seed=args.seed)
     record_file = open(args.record, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     original_accept = fake.accept
 
