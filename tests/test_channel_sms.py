@@ -125,13 +125,15 @@ def test_find_accepted_finds_only_this_text_to_this_number_since_the_given_time(
 
     from drip.channels import io_loop
 
-    before = datetime.now(UTC) - timedelta(minutes=1)
+    created = datetime(2026, 12, 1, 16, 0, tzinfo=UTC)
+    twilio_server.clock = created.timestamp  # Twilio's date_created for what it accepts
     sent = twilio_sms.send(SMS)
     twilio_sms.send(OutgoingSms(43, "+12125550199", SMS.body))  # the same text to someone else
+    before = created - timedelta(minutes=1)
     assert io_loop.run(twilio_sms.find_accepted(SMS, since=before)) == sent
     assert io_loop.run(twilio_sms.find_accepted(replace(SMS, body="Another text."), since=before)) is None
     assert io_loop.run(twilio_sms.find_accepted(replace(SMS, to="+12125550100"), since=before)) is None
-    later = datetime.now(UTC) + timedelta(minutes=1)  # only messages created since: none yet
+    later = created + timedelta(minutes=1)  # only messages created since then count: none
     assert io_loop.run(twilio_sms.find_accepted(SMS, since=later)) is None
 
 
