@@ -6,7 +6,8 @@ more CPU in thread hand-offs and in ``http.client``/``smtplib`` than the message
 one event loop). The sender's main thread keeps the database; this loop keeps the sockets.
 
 Started on first use, and again in a child after ``fork`` (a thread does not survive it:
-Celery's prefork workers import drip before forking).
+Celery's prefork workers import drip before forking). Sockets belong to the loop that opened
+them: channels keep theirs per loop, so a child never uses its parent's.
 """
 
 from __future__ import annotations
@@ -22,18 +23,25 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
-_pid = 0
+
+
+def _forget_after_fork() -> None:
+    global _lock, _loop
+    _lock, _loop = threading.Lock(), None  # the parent's loop thread did not come along
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def get() -> asyncio.AbstractEventLoop:
     """This process's loop, running in its own thread."""
-    global _loop, _pid
-    if _loop is None or _pid != os.getpid():
+    global _loop
+    if _loop is None:
         with _lock:
-            if _loop is None or _pid != os.getpid():
+            if _loop is None:
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="drip-io", daemon=True).start()
-                _loop, _pid = loop, os.getpid()
+                _loop = loop
     return _loop
 
 
@@ -48,7 +56,7 @@ def run(coroutine: Coroutine[Any, Any, T], timeout_s: float | None = None) -> T:
 
 def in_running_loop() -> bool:
     """True when this process's loop exists and is running (something may hold its sockets)."""
-    return _loop is not None and _pid == os.getpid() and _loop.is_running()
+    return _loop is not None and _loop.is_running()
 
 
 def close_when_collected(owner: object, close: Callable[..., Coroutine[Any, Any, None]], *args: object) -> None:

@@ -9,10 +9,10 @@ asked. Request bodies and auth are never logged.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
-import os
 from urllib.parse import urlsplit
 from urllib.request import getproxies_environment, proxy_bypass_environment
 
@@ -32,7 +32,7 @@ class AiohttpClient(AsyncHttpClient):
         super().__init__(logging.getLogger("twilio.http_client"), is_async=True, timeout=timeout)
         self.proxy = _proxy_for(api_url)
         self._session: aiohttp.ClientSession | None = None
-        self._pid = 0  # a session is not carried across fork: the child opens its own
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the session belongs to
 
     async def request(self, method: str, url: str, params: dict[str, object] | None = None,  # type: ignore[override]
                       data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
@@ -47,10 +47,10 @@ class AiohttpClient(AsyncHttpClient):
         body: str | dict[str, object] | None = data
         if data is not None and send_headers.get("Content-Type") in _JSON_TYPES:
             body = json.dumps(data)
-        if self._session is None or self._session.closed or self._pid != os.getpid():
+        if self._session is None or self._session.closed or self._loop is not asyncio.get_running_loop():
             # limit=0: the sender bounds how many calls are in flight (DRIP_SEND_CONCURRENCY).
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
-            self._pid = os.getpid()
+            self._loop = asyncio.get_running_loop()
             io_loop.close_when_collected(self, _close_session, self._session)
         self.logger.debug("twilio.request method=%s url=%s", method.upper(), url)
         async with self._session.request(
@@ -63,9 +63,9 @@ class AiohttpClient(AsyncHttpClient):
         return Response(answer.status, text, answer.headers)
 
     async def close(self) -> None:
-        if self._session is not None and self._pid == os.getpid():
-            await self._session.close()
-            self._session = None
+        if self._session is not None and self._loop is asyncio.get_running_loop():
+            await _close_session(self._session)
+        self._session = None
 
 
 async def _close_session(session: aiohttp.ClientSession) -> None:
