@@ -11,7 +11,9 @@ from bench.common import insert_future, reset_tables, seed_due, setup_django
 
 def run(small: int = 10_000, large: int = 1_000_000, due: int = 1_000, repeats: int = 15) -> None:
     setup_django()
-    print(f"dispatch: claim {due} due rows with {small:,} vs {large:,} future rows in the table (PostgreSQL)")
+    print(
+        f"dispatch: claim {due} due rows with {small:,} vs {large:,} future rows in the table (PostgreSQL)"
+    )
     small_ms = _measure(small, due, repeats)
     large_ms = _measure(large, due, repeats)
     print(f"  {small:>9,} future rows: {small_ms:7.2f} ms per claim of {due}")
@@ -22,7 +24,7 @@ def run(small: int = 10_000, large: int = 1_000_000, due: int = 1_000, repeats: 
 def _measure(future: int, due: int, repeats: int) -> float:
     from django.db import connection
 
-    from drip.dispatch import claim_due
+    from drip.delivery.dispatch import claim_due
 
     reset_tables()
     now = datetime.now(UTC)
@@ -37,7 +39,9 @@ def _measure(future: int, due: int, repeats: int) -> float:
         if len(claimed) != due:
             raise RuntimeError(f"claimed {len(claimed)} of {due}")
         with connection.cursor() as cursor:
-            cursor.execute("UPDATE drip_delivery SET status = 'scheduled', queued_at = NULL WHERE status = 'queued'")
+            cursor.execute(
+                "UPDATE drip_delivery SET status = 'scheduled', queued_at = NULL WHERE status = 'queued'"
+            )
     return statistics.median(timings)
 
 

@@ -15,14 +15,20 @@ from tests.support.procs import start_worker
 
 def run(future: int = 1_000_000, naive: int = 50_000) -> None:
     env = setup_django()
-    print(f"memory: worker RSS (process group) with no deliveries, with {future:,} future deliveries, "
-          f"and the naive design holding {naive:,} ETA tasks")
+    print(
+        f"memory: worker RSS (process group) with no deliveries, with {future:,} future deliveries, "
+        f"and the naive design holding {naive:,} ETA tasks"
+    )
     empty = _drip_rss(env, 0)
     full = _drip_rss(env, future)
     eta = _naive_rss(env, naive)
     print(f"  drip, no deliveries:              {empty:7.1f} MiB")
-    print(f"  drip, {future:>9,} future:          {full:7.1f} MiB  ratio {full / empty:.2f}x (goal <= 1.1)")
-    print(f"  naive, {naive:>9,} ETA tasks held:  {eta:7.1f} MiB  ({eta / empty:.1f}x; grows with every message)")
+    print(
+        f"  drip, {future:>9,} future:          {full:7.1f} MiB  ratio {full / empty:.2f}x (goal <= 1.1)"
+    )
+    print(
+        f"  naive, {naive:>9,} ETA tasks held:  {eta:7.1f} MiB  ({eta / empty:.1f}x; grows with every message)"
+    )
 
 
 def _drip_rss(env: dict[str, str], future: int) -> float:
@@ -58,7 +64,9 @@ def _naive_rss(env: dict[str, str], count: int) -> float:
     try:
         key = f"bench:naive:{uuid.uuid4().hex}"
         for i in range(count):
-            count_run.apply_async((key, str(i)), countdown=86_400)  # one ETA task per message, a day out
+            count_run.apply_async(
+                (key, str(i)), countdown=86_400
+            )  # one ETA task per message, a day out
         deadline = time.monotonic() + 120
         client = redis.Redis.from_url(BENCH_BROKER)
         while client.llen("celery") > 0 and time.monotonic() < deadline:
@@ -77,7 +85,9 @@ def _group_rss_mib(leader: int) -> float:
             if os.getpgid(int(pid)) != group:
                 continue
             with open(f"/proc/{pid}/status") as status:
-                total_kib += next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+                total_kib += next(
+                    int(line.split()[1]) for line in status if line.startswith("VmRSS:")
+                )
         except (OSError, StopIteration):
             continue
     return total_kib / 1024

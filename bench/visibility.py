@@ -25,8 +25,10 @@ VISIBILITY_S = 3
 
 def run(count: int = 200, due_in_s: int = 10) -> None:
     env = {**setup_django(), "DRIP_VISIBILITY_TIMEOUT_S": str(VISIBILITY_S)}
-    print(f"visibility: {count} messages due in {due_in_s} s; broker visibility timeout {VISIBILITY_S} s; "
-          f"a second worker starts after it")
+    print(
+        f"visibility: {count} messages due in {due_in_s} s; broker visibility timeout {VISIBILITY_S} s; "
+        f"a second worker starts after it"
+    )
     naive = _naive(env, count, due_in_s)
     ours = _drip(env, count, due_in_s)
     print(f"  naive (one ETA task per message): {naive} duplicate runs")
@@ -60,11 +62,21 @@ def _drip(env: dict[str, str], count: int, due_in_s: int) -> int:
     redis.Redis.from_url(BENCH_BROKER).flushdb()
     records = Path(tempfile.mkdtemp(prefix="drip-vis-"))
     twilio, port = start_twilio_server(records / "sms.jsonl")
-    live = {**env, "DRIP_CHANNELS": "live", "TWILIO_API_BASE_URL": f"http://127.0.0.1:{port}",
-            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "bench-token", "TWILIO_FROM_NUMBER": "+15005550006"}
+    live = {
+        **env,
+        "DRIP_CHANNELS": "live",
+        "TWILIO_API_BASE_URL": f"http://127.0.0.1:{port}",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "bench-token",
+        "TWILIO_FROM_NUMBER": "+15005550006",
+    }
     seed_due(count, now=datetime.now(UTC) + timedelta(seconds=due_in_s), channels=("sms",))
     first = start_worker(live, name="visA")
-    dispatcher = ManagedProcess([sys.executable, "-m", "tests.faults.dispatch_loop", "--every", "0.5"], env=live, name="dispatcher")
+    dispatcher = ManagedProcess(
+        [sys.executable, "-m", "tests.faults.dispatch_loop", "--every", "0.5"],
+        env=live,
+        name="dispatcher",
+    )
     try:
         time.sleep(VISIBILITY_S + 1)
         second = start_worker(live, name="visB")
@@ -73,7 +85,9 @@ def _drip(env: dict[str, str], count: int, due_in_s: int) -> int:
     finally:
         for proc in (dispatcher, first, twilio):
             proc.stop()
-    lines = (records / "sms.jsonl").read_text().splitlines() if (records / "sms.jsonl").exists() else []
+    lines = (
+        (records / "sms.jsonl").read_text().splitlines() if (records / "sms.jsonl").exists() else []
+    )
     received = Counter(json.loads(line)["delivery_id"] for line in lines)
     if len(received) != count:
         print(f"  (drip: {len(received)} of {count} received)")

@@ -29,7 +29,17 @@ class ReadOnly(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnly):
-    list_display = ("id", "enrollment_id", "step_key", "channel", "due_at", "status", "skip_reason", "attempts", "error_code")
+    list_display = (
+        "id",
+        "enrollment_id",
+        "step_key",
+        "channel",
+        "due_at",
+        "status",
+        "skip_reason",
+        "attempts",
+        "error_code",
+    )
     list_filter = ("status", "channel", "skip_reason")
     search_fields = ("=id", "=enrollment__id", "step_key", "provider_id")
 

@@ -54,7 +54,9 @@ def _configure() -> None:
             "store_processed": False,
         }
     if settings.DRIP_VISIBILITY_TIMEOUT_S:
-        app.conf.broker_transport_options = {"visibility_timeout": settings.DRIP_VISIBILITY_TIMEOUT_S}
+        app.conf.broker_transport_options = {
+            "visibility_timeout": settings.DRIP_VISIBILITY_TIMEOUT_S
+        }
     app.conf.beat_schedule = {
         "dispatch-due": {"task": "drip.dispatch_due", "schedule": settings.DRIP_DISPATCH_EVERY_S},
     }

@@ -1,14 +1,14 @@
 """Every error drip raises on purpose.
 
-    DripError
-     +-- ConfigError                 settings missing or unsafe
-     +-- ScheduleError               a schedule file does not validate (carries .problems)
-     +-- TemplateError               a message template does not validate (carries .problems)
-     +-- EnrollmentError             bad enrollment input (carries .field)
-     +-- DeliveryError               a channel could not send (carries .code, .detail)
-          +-- TransientDeliveryError     try again later (Twilio 20429/5xx, SMTP 4xx, timeouts)
-          +-- PermanentDeliveryError     never retry (Twilio 21211/21614/..., SMTP 5xx)
-               +-- RecipientOptedOutError    the carrier says the patient replied STOP (Twilio 21610)
+DripError
+ +-- ConfigError                 settings missing or unsafe
+ +-- ScheduleError               a schedule file does not validate (carries .problems)
+ +-- TemplateError               a message template does not validate (carries .problems)
+ +-- EnrollmentError             bad enrollment input (carries .field)
+ +-- DeliveryError               a channel could not send (carries .code, .detail)
+      +-- TransientDeliveryError     try again later (Twilio 20429/5xx, SMTP 4xx, timeouts)
+      +-- PermanentDeliveryError     never retry (Twilio 21211/21614/..., SMTP 5xx)
+           +-- RecipientOptedOutError    the carrier says the patient replied STOP (Twilio 21610)
 """
 
 from __future__ import annotations

@@ -167,7 +167,9 @@ class Delivery(models.Model):
             # sender's claim-by-id (which says status = 'queued' too) and scanned every queued
             # row per claim, 5 ms with 20,000 queued.
             models.Index(
-                fields=["queued_at"], name="delivery_queued_lease", condition=Q(queued_at__isnull=False)
+                fields=["queued_at"],
+                name="delivery_queued_lease",
+                condition=Q(queued_at__isnull=False),
             ),
         ]
 
@@ -191,5 +193,3 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} by {self.actor}"
-
-

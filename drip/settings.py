@@ -23,7 +23,9 @@ DRIP_HOME = Path(_env("DRIP_HOME", str(Path.cwd() / "var"))).resolve()
 _PLACEHOLDER = "dev-insecure-change-me"
 SECRET_KEY = _env("DRIP_SECRET_KEY", _PLACEHOLDER)
 DEBUG = _env("DRIP_DEBUG", "1" if DRIP_ENV == "development" else "0") == "1"
-ALLOWED_HOSTS = [h for h in _env("DRIP_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver").split(",") if h]
+ALLOWED_HOSTS = [
+    h for h in _env("DRIP_ALLOWED_HOSTS", "localhost,127.0.0.1,testserver").split(",") if h
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -89,7 +91,8 @@ DRIP_CLINIC = {
     "clinic_phone": _env("DRIP_CLINIC_PHONE", "(555) 010-0199"),
     "clinic_address": _env("DRIP_CLINIC_ADDRESS", "100 Main Street, Suite 2"),
     "clinic_instructions": _env(
-        "DRIP_CLINIC_INSTRUCTIONS", "Please follow the preparation instructions your care team gave you."
+        "DRIP_CLINIC_INSTRUCTIONS",
+        "Please follow the preparation instructions your care team gave you.",
     ),
 }
 DRIP_PUBLIC_BASE_URL = _env("DRIP_PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
@@ -100,7 +103,9 @@ DRIP_OUTBOX_DIR = Path(_env("DRIP_OUTBOX_DIR", str(DRIP_HOME / "outbox")))
 DRIP_DISPATCH_EVERY_S = float(_env("DRIP_DISPATCH_EVERY_S", "15"))
 DRIP_CLAIM_BATCH = int(_env("DRIP_CLAIM_BATCH", "1000"))
 DRIP_SEND_BATCH = int(_env("DRIP_SEND_BATCH", "100"))  # deliveries carried by one Celery task
-DRIP_SEND_CONCURRENCY = int(_env("DRIP_SEND_CONCURRENCY", "100"))  # provider calls in flight per task
+DRIP_SEND_CONCURRENCY = int(
+    _env("DRIP_SEND_CONCURRENCY", "100")
+)  # provider calls in flight per task
 DRIP_QUEUED_LEASE_S = float(_env("DRIP_QUEUED_LEASE_S", "300"))
 DRIP_MAX_ATTEMPTS = int(_env("DRIP_MAX_ATTEMPTS", "6"))
 DRIP_RETRY_BASE_S = float(_env("DRIP_RETRY_BASE_S", "30"))

@@ -18,7 +18,7 @@ def _now(as_of: str | None) -> datetime:
 @app.task(name="drip.dispatch_due")
 def dispatch_due(as_of: str | None = None) -> int:
     """Claim every due delivery and enqueue sends, DRIP_SEND_BATCH ids per task."""
-    from drip.dispatch import claim_due, recover_stale
+    from drip.delivery.dispatch import claim_due, recover_stale
 
     now = _now(as_of)
     recover_stale(now, lease_s=settings.DRIP_QUEUED_LEASE_S)
@@ -35,9 +35,10 @@ def dispatch_due(as_of: str | None = None) -> int:
 @app.task(name="drip.send_batch")
 def send_batch(ids: list[int], as_of: str | None = None) -> dict[str, int]:
     from drip.channels import build_channels
-    from drip.sender import send_deliveries
+    from drip.delivery.sender import send_deliveries
 
     sms, email = build_channels()
-    report = send_deliveries(ids, now=_now(as_of), sms=sms, email=email,
-                             concurrency=settings.DRIP_SEND_CONCURRENCY)
+    report = send_deliveries(
+        ids, now=_now(as_of), sms=sms, email=email, concurrency=settings.DRIP_SEND_CONCURRENCY
+    )
     return {"sent": report.sent, "retried": report.retried, "failed": report.failed}

@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.urls import path
 
-from drip import webhooks
+from drip.webhooks import views as webhooks
 
 urlpatterns = [
     path("webhooks/twilio/status", webhooks.twilio_status, name="twilio-status"),

@@ -13,10 +13,21 @@ ROOT = Path(__file__).resolve().parent.parent
 def drip(*args: str, cwd: Path = ROOT, **env: str) -> subprocess.CompletedProcess[str]:
     import os
 
-    environment = {**os.environ, "DJANGO_SETTINGS_MODULE": "drip.settings", "PYTHONPATH": str(ROOT), **env}
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "drip.settings",
+        "PYTHONPATH": str(ROOT),
+        **env,
+    }
     environment.pop("DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "drip.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=environment, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "drip.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=environment,
+        timeout=120,
+    )
 
 
 def broken_copy(tmp_path: Path) -> tuple[Path, Path]:
@@ -40,13 +51,29 @@ def test_validate_passes_on_the_shipped_files():
 
 def test_validate_on_a_broken_copy_prints_file_line_errors_and_exits_non_zero(tmp_path):
     schedules, messages = broken_copy(tmp_path)
-    result = drip("schedules", "validate", "--schedules-dir", str(schedules), "--messages-dir", str(messages), cwd=tmp_path)
+    result = drip(
+        "schedules",
+        "validate",
+        "--schedules-dir",
+        str(schedules),
+        "--messages-dir",
+        str(messages),
+        cwd=tmp_path,
+    )
     assert result.returncode != 0
     lines = result.stderr.splitlines()
     spec = "schedules/ketamine-six-infusion.yaml"
-    assert any(line.startswith(f"{spec}:") and "unknown anchor 'infusion three'" in line for line in lines), lines
-    assert any(line.startswith(f"{spec}:") and "unknown message 'look-at-yer-life'" in line for line in lines), lines
-    assert any(line.startswith(f"{spec}:23: step 'what-to-expect': 'at' 22:00 is outside the send window") for line in lines), lines
+    assert any(
+        line.startswith(f"{spec}:") and "unknown anchor 'infusion three'" in line for line in lines
+    ), lines
+    assert any(
+        line.startswith(f"{spec}:") and "unknown message 'look-at-yer-life'" in line
+        for line in lines
+    ), lines
+    assert any(
+        line.startswith(f"{spec}:23: step 'what-to-expect': 'at' 22:00 is outside the send window")
+        for line in lines
+    ), lines
 
 
 def test_a_template_typo_is_reported_with_its_file_and_line(tmp_path):
@@ -54,13 +81,27 @@ def test_a_template_typo_is_reported_with_its_file_and_line(tmp_path):
     shutil.copy(ROOT / "schedules" / "ketamine-six-infusion.yaml", schedules)
     sms = messages / "welcome" / "sms.txt"
     sms.write_text(sms.read_text().replace("{{ first_name }}", "{{ frist_name }}"))
-    result = drip("schedules", "validate", "--schedules-dir", str(schedules), "--messages-dir", str(messages), cwd=tmp_path)
+    result = drip(
+        "schedules",
+        "validate",
+        "--schedules-dir",
+        str(schedules),
+        "--messages-dir",
+        str(messages),
+        cwd=tmp_path,
+    )
     assert result.returncode != 0
     assert "messages/welcome/sms.txt:1: unknown variable 'frist_name' in the SMS" in result.stderr
 
 
 def test_preview_prints_the_timeline_in_the_patients_zone_with_segments():
-    result = drip("preview", "--infusions", "2026-12-01 09:00,2026-12-03 09:00,2026-12-05 09:00", "--tz", "America/Chicago")
+    result = drip(
+        "preview",
+        "--infusions",
+        "2026-12-01 09:00,2026-12-03 09:00,2026-12-05 09:00",
+        "--tz",
+        "America/Chicago",
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Sun 2026-11-29 18:00 CST  2026-11-30 00:00  what-to-expect" in out
@@ -76,6 +117,10 @@ def test_preview_render_shows_the_texts_as_the_patient_reads_them():
 
 
 def test_preview_refuses_a_bad_zone_and_bad_dates_clearly():
-    assert "--tz: 'Mars/Base' is not an IANA time zone" in drip("preview", "--tz", "Mars/Base").stderr
+    assert (
+        "--tz: 'Mars/Base' is not an IANA time zone" in drip("preview", "--tz", "Mars/Base").stderr
+    )
     bad = drip("preview", "--infusions", "2026-12-01 9am")
-    assert bad.returncode != 0 and "infusion 1: '2026-12-01 9am' is not YYYY-MM-DD HH:MM" in bad.stderr
+    assert (
+        bad.returncode != 0 and "infusion 1: '2026-12-01 9am' is not YYYY-MM-DD HH:MM" in bad.stderr
+    )

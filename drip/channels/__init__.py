@@ -21,25 +21,40 @@ def build_channels() -> tuple[SmsChannel, EmailChannel]:
         from drip.channels.outbox import OutboxEmail, OutboxSms
 
         return OutboxSms(settings.DRIP_OUTBOX_DIR), OutboxEmail(
-            settings.DRIP_OUTBOX_DIR, from_email=settings.DEFAULT_FROM_EMAIL, message_id_domain=domain)
+            settings.DRIP_OUTBOX_DIR,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            message_id_domain=domain,
+        )
     from drip.channels.email import SmtpEmail
     from drip.channels.sms import TwilioSms
 
     base = settings.DRIP_PUBLIC_BASE_URL
     sms = TwilioSms(
-        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN,
-        from_number=settings.TWILIO_FROM_NUMBER, messaging_service_sid=settings.TWILIO_MESSAGING_SERVICE_SID,
-        status_callback_url=lambda delivery_id: f"{base}/webhooks/twilio/status?delivery={delivery_id}",
-        timeout_s=settings.TWILIO_TIMEOUT_S, api_base_url=settings.TWILIO_API_BASE_URL,
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_AUTH_TOKEN,
+        from_number=settings.TWILIO_FROM_NUMBER,
+        messaging_service_sid=settings.TWILIO_MESSAGING_SERVICE_SID,
+        status_callback_url=lambda delivery_id: (
+            f"{base}/webhooks/twilio/status?delivery={delivery_id}"
+        ),
+        timeout_s=settings.TWILIO_TIMEOUT_S,
+        api_base_url=settings.TWILIO_API_BASE_URL,
     )
     email = SmtpEmail(
-        host=settings.EMAIL_HOST, port=settings.EMAIL_PORT, username=settings.EMAIL_HOST_USER,
-        password=settings.EMAIL_HOST_PASSWORD, use_tls=settings.EMAIL_USE_TLS,
-        timeout_s=settings.EMAIL_TIMEOUT, from_email=settings.DEFAULT_FROM_EMAIL, message_id_domain=domain,
+        host=settings.EMAIL_HOST,
+        port=settings.EMAIL_PORT,
+        username=settings.EMAIL_HOST_USER,
+        password=settings.EMAIL_HOST_PASSWORD,
+        use_tls=settings.EMAIL_USE_TLS,
+        timeout_s=settings.EMAIL_TIMEOUT,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        message_id_domain=domain,
     )
     sender_id = settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM_NUMBER
-    return (_limited(sms, f"drip:rate:sms:{sender_id}", settings.DRIP_SMS_PER_S),
-            _limited(email, f"drip:rate:email:{settings.EMAIL_HOST}", settings.DRIP_EMAIL_PER_S))
+    return (
+        _limited(sms, f"drip:rate:sms:{sender_id}", settings.DRIP_SMS_PER_S),
+        _limited(email, f"drip:rate:email:{settings.EMAIL_HOST}", settings.DRIP_EMAIL_PER_S),
+    )
 
 
 def _limited(channel: Channel, key: str, per_second: float) -> Channel:
@@ -48,7 +63,7 @@ def _limited(channel: Channel, key: str, per_second: float) -> Channel:
 
     if per_second <= 0:
         return channel
-    from drip.ratelimit import RateLimited, RedisRateLimiter
+    from drip.channels.ratelimit import RateLimited, RedisRateLimiter
 
     limiter = RedisRateLimiter(settings.DRIP_RATE_LIMIT_REDIS_URL, key, per_second)
     return cast(Channel, RateLimited(channel, limiter))  # same send(), a slot taken first

@@ -43,8 +43,14 @@ class FastFoldingPolicy(Compat32):
     general path cost more than half of a message's serialisation, profiled."""
 
     def fold_binary(self, name: str, value: Any) -> bytes:
-        if (isinstance(value, str) and len(name) + len(value) + 2 <= (self.max_line_length or 78)
-                and value.isascii() and value.isprintable() and "  " not in value and value == value.strip()):
+        if (
+            isinstance(value, str)
+            and len(name) + len(value) + 2 <= (self.max_line_length or 78)
+            and value.isascii()
+            and value.isprintable()
+            and "  " not in value
+            and value == value.strip()
+        ):
             return f"{name}: {value}{self.linesep}".encode("ascii")
         return super().fold_binary(name, value)  # type: ignore[no-any-return]
 
@@ -61,19 +67,29 @@ class DripEmailMessage(EmailMultiAlternatives):
         msg = super().message()
         msg.policy = FAST_FOLDING  # the generator uses the root's policy for every part
         if msg.is_multipart():
-            msg.set_boundary(f"=_drip_{random.getrandbits(128):032x}")  # 128 random bits: in no body
+            msg.set_boundary(
+                f"=_drip_{random.getrandbits(128):032x}"
+            )  # 128 random bits: in no body
         return msg
 
 
-def build_email_message(message: OutgoingEmail, *, from_email: str, domain: str) -> EmailMultiAlternatives:
+def build_email_message(
+    message: OutgoingEmail, *, from_email: str, domain: str
+) -> EmailMultiAlternatives:
     """The MIME message SMTP and the file outbox both send: text, an HTML alternative, headers."""
-    headers = {"From": from_email, "To": message.to, "Message-ID": message_id(message.delivery_id, domain)}
+    headers = {
+        "From": from_email,
+        "To": message.to,
+        "Message-ID": message_id(message.delivery_id, domain),
+    }
     if message.unsubscribe_url:
         headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     # The addresses as (name, address) pairs: the SMTP envelope takes the bare addresses from
     # them, no second RFC 5322 parse; the From/To headers carry the text as given.
-    mail = DripEmailMessage(message.subject, message.text, _pair(from_email), [_pair(message.to)], headers=headers)
+    mail = DripEmailMessage(
+        message.subject, message.text, _pair(from_email), [_pair(message.to)], headers=headers
+    )
     mail.attach_alternative(message.html, "text/html")
     return mail
 
@@ -90,15 +106,32 @@ class SmtpEmail:
     the coroutine, ``send`` the same from any other thread. A connection serves one message at
     a time; as many open as messages are in flight (the sender bounds that)."""
 
-    def __init__(self, *, host: str, port: int, username: str = "", password: str = "",
-                 use_tls: bool = False, timeout_s: float = 10.0, from_email: str,
-                 message_id_domain: str) -> None:
-        self._options: dict[str, Any] = dict(hostname=host, port=port, username=username or None,
-                                             password=password or None, start_tls=use_tls, timeout=timeout_s)
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        username: str = "",
+        password: str = "",
+        use_tls: bool = False,
+        timeout_s: float = 10.0,
+        from_email: str,
+        message_id_domain: str,
+    ) -> None:
+        self._options: dict[str, Any] = dict(
+            hostname=host,
+            port=port,
+            username=username or None,
+            password=password or None,
+            start_tls=use_tls,
+            timeout=timeout_s,
+        )
         self.from_email = from_email
         self.domain = message_id_domain
         self._idle: list[aiosmtplib.SMTP] = []  # touched only on the loop's thread
-        self._loop: asyncio.AbstractEventLoop | None = None  # the loop the idle connections belong to
+        self._loop: asyncio.AbstractEventLoop | None = (
+            None  # the loop the idle connections belong to
+        )
         io_loop.close_when_collected(self, _quit_all, self._idle)
 
     def close(self) -> None:
@@ -112,7 +145,10 @@ class SmtpEmail:
     async def deliver(self, message: OutgoingEmail) -> Receipt:
         mail = build_email_message(message, from_email=self.from_email, domain=self.domain)
         raw = mail.message().as_bytes(linesep="\r\n")
-        envelope = (mail.from_email[1], [address for _, address in mail.to])  # (name, address) pairs
+        envelope = (
+            mail.from_email[1],
+            [address for _, address in mail.to],
+        )  # (name, address) pairs
         connection = None
         try:
             connection, reused = await self._take()
@@ -151,7 +187,6 @@ class SmtpEmail:
             connection.close()
             raise
         return connection, False
-
 
 
 async def _quit_all(idle: list[aiosmtplib.SMTP]) -> None:

@@ -59,12 +59,16 @@ def in_running_loop() -> bool:
     return _loop is not None and _loop.is_running()
 
 
-def close_when_collected(owner: object, close: Callable[..., Coroutine[Any, Any, None]], *args: object) -> None:
+def close_when_collected(
+    owner: object, close: Callable[..., Coroutine[Any, Any, None]], *args: object
+) -> None:
     """If ``owner`` is garbage-collected without being closed, run ``close(*args)`` on the loop:
     sockets are not left to the collector. ``args`` must not refer to ``owner``."""
     weakref.finalize(owner, _close_later, os.getpid(), close, args)
 
 
-def _close_later(pid: int, close: Callable[..., Coroutine[Any, Any, None]], args: tuple[object, ...]) -> None:
+def _close_later(
+    pid: int, close: Callable[..., Coroutine[Any, Any, None]], args: tuple[object, ...]
+) -> None:
     if pid == os.getpid() and in_running_loop():
         asyncio.run_coroutine_threadsafe(close(*args), get())

@@ -30,7 +30,9 @@ class OutboxSms:
 
     def send(self, message: OutgoingSms) -> Receipt:
         sid = f"OUTBOX{message.delivery_id:026d}"
-        line = json.dumps({"delivery_id": message.delivery_id, "to": message.to, "body": message.body, "sid": sid})
+        line = json.dumps(
+            {"delivery_id": message.delivery_id, "to": message.to, "body": message.body, "sid": sid}
+        )
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, (line + "\n").encode())

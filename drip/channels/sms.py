@@ -46,17 +46,31 @@ class TwilioSms:
     ``{delivery_id}`` placeholder; either way the URL identifies the delivery.
     """
 
-    def __init__(self, account_sid: str, auth_token: str, *, from_number: str = "",
-                 messaging_service_sid: str = "", status_callback_url: Callable[[int], str] | str,
-                 timeout_s: float = 10.0, api_base_url: str = "") -> None:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        from_number: str = "",
+        messaging_service_sid: str = "",
+        status_callback_url: Callable[[int], str] | str,
+        timeout_s: float = 10.0,
+        api_base_url: str = "",
+    ) -> None:
         if not (from_number or messaging_service_sid):
             raise ValueError("TwilioSms needs a From number or a Messaging Service SID")
         if isinstance(status_callback_url, str) and "{delivery_id}" not in status_callback_url:
             raise ValueError("status_callback_url needs a {delivery_id} placeholder")
-        self._sender = {"messaging_service_sid": messaging_service_sid} if messaging_service_sid else {"from_": from_number}
+        self._sender = (
+            {"messaging_service_sid": messaging_service_sid}
+            if messaging_service_sid
+            else {"from_": from_number}
+        )
         self._callback = status_callback_url
         self._timeout_s = timeout_s
-        self.transport = AiohttpClient(timeout=timeout_s, api_url=api_base_url or "https://api.twilio.com")
+        self.transport = AiohttpClient(
+            timeout=timeout_s, api_url=api_base_url or "https://api.twilio.com"
+        )
         self._client = Client(account_sid, auth_token, http_client=self.transport)
         # The SDK reads TWILIO_EDGE/TWILIO_REGION from the environment and rewrites the API
         # host with them; drip talks to the plain host (or api_base_url), so leave them unset.
@@ -78,10 +92,15 @@ class TwilioSms:
         return io_loop.run(self.deliver(message))
 
     async def deliver(self, message: OutgoingSms) -> Receipt:
-        created = await self._ask(message, self._client.messages.create_async(
-            to=message.to, body=message.body,
-            status_callback=self.status_callback_for(message.delivery_id), **self._sender,
-        ))
+        created = await self._ask(
+            message,
+            self._client.messages.create_async(
+                to=message.to,
+                body=message.body,
+                status_callback=self.status_callback_for(message.delivery_id),
+                **self._sender,
+            ),
+        )
         if not created.sid:
             raise _unreadable(message.delivery_id)
         return Receipt(provider_id=str(created.sid))
@@ -92,8 +111,10 @@ class TwilioSms:
         earlier attempt's answer was lost (a timeout, a dropped connection): Twilio may have
         accepted it, and a blind resend would reach the patient twice."""
         sender = {"from_": self._sender["from_"]} if "from_" in self._sender else {}
-        recent = await self._ask(message, self._client.messages.list_async(
-            to=message.to, limit=20, page_size=20, **sender))
+        recent = await self._ask(
+            message,
+            self._client.messages.list_async(to=message.to, limit=20, page_size=20, **sender),
+        )
         for sent in recent:
             created = sent.date_created
             if sent.body == message.body and isinstance(created, datetime) and created >= since:
@@ -109,12 +130,22 @@ class TwilioSms:
         except aiohttp.ClientConnectorError:  # refused or unreachable
             raise TransientDeliveryError("connection", "could not connect to Twilio") from None
         except TimeoutError:
-            raise TransientDeliveryError("timeout", f"no answer within {self._timeout_s} s") from None
+            raise TransientDeliveryError(
+                "timeout", f"no answer within {self._timeout_s} s"
+            ) from None
         except aiohttp.ClientError as error:  # reset, dropped, protocol error
             raise TransientDeliveryError("connection", type(error).__name__) from None
-        except TwilioException as error:  # a list page that did not load: ("Unable to fetch page", response)
-            status = int(getattr(error.args[1], "status_code", 0) or 0) if len(error.args) > 1 else 0
-            kind = TransientDeliveryError if status in (0, 429) or status >= 500 else PermanentDeliveryError
+        except (
+            TwilioException
+        ) as error:  # a list page that did not load: ("Unable to fetch page", response)
+            status = (
+                int(getattr(error.args[1], "status_code", 0) or 0) if len(error.args) > 1 else 0
+            )
+            kind = (
+                TransientDeliveryError
+                if status in (0, 429) or status >= 500
+                else PermanentDeliveryError
+            )
             raise kind(str(status or "lookup"), "Twilio's message list did not load") from None
         except ValueError:  # a 2xx whose body is not JSON: the provider may have sent it
             raise _unreadable(message.delivery_id) from None
@@ -140,4 +171,6 @@ def _unreadable(delivery_id: int) -> PermanentDeliveryError:
     # Not transient: the provider answered 2xx, so the message may be on its way; a resend
     # could duplicate it. The status callback (it names the delivery) settles what happened.
     log.warning("sms.unreadable_response delivery_id=%s", delivery_id)
-    return PermanentDeliveryError("unreadable-response", "Twilio answered 2xx without a message SID")
+    return PermanentDeliveryError(
+        "unreadable-response", "Twilio answered 2xx without a message SID"
+    )

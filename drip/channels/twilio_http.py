@@ -34,29 +34,47 @@ class AiohttpClient(AsyncHttpClient):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop the session belongs to
 
-    async def request(self, method: str, url: str, params: dict[str, object] | None = None,  # type: ignore[override]
-                      data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
-                      auth: tuple[str, str] | None = None, timeout: float | None = None,
-                      allow_redirects: bool = False) -> Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,  # type: ignore[override]
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
         timeout = self.timeout if timeout is None else timeout
         if timeout is not None and timeout <= 0:
             raise ValueError(timeout)
         send_headers = dict(headers or {})
         if auth:
-            send_headers["Authorization"] = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            send_headers["Authorization"] = (
+                "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+            )
         body: str | dict[str, object] | None = data
         if data is not None and send_headers.get("Content-Type") in _JSON_TYPES:
             body = json.dumps(data)
-        if self._session is None or self._session.closed or self._loop is not asyncio.get_running_loop():
+        if (
+            self._session is None
+            or self._session.closed
+            or self._loop is not asyncio.get_running_loop()
+        ):
             # limit=0: the sender bounds how many calls are in flight (DRIP_SEND_CONCURRENCY).
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
             self._loop = asyncio.get_running_loop()
             io_loop.close_when_collected(self, _close_session, self._session)
         self.logger.debug("twilio.request method=%s url=%s", method.upper(), url)
         async with self._session.request(
-            method.upper(), url, params=params, data=body, headers=send_headers,
+            method.upper(),
+            url,
+            params=params,
+            data=body,
+            headers=send_headers,
             proxy=self.proxy,
-            timeout=aiohttp.ClientTimeout(total=timeout), allow_redirects=allow_redirects,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=allow_redirects,
         ) as answer:
             text = await answer.text(errors="replace")
         self.logger.debug("twilio.response status=%s", answer.status)

@@ -5,127 +5,310 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, help_text='E.164, e.g. +15551234567', max_length=20)),
-                ('time_zone', models.CharField(help_text='IANA name, e.g. America/New_York', max_length=64)),
-                ('sms_consent', models.BooleanField(default=False)),
-                ('email_consent', models.BooleanField(default=False)),
-                ('sms_opted_out_at', models.DateTimeField(blank=True, null=True)),
-                ('email_opted_out_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "phone",
+                    models.CharField(
+                        blank=True, help_text="E.164, e.g. +15551234567", max_length=20
+                    ),
+                ),
+                (
+                    "time_zone",
+                    models.CharField(help_text="IANA name, e.g. America/New_York", max_length=64),
+                ),
+                ("sms_consent", models.BooleanField(default=False)),
+                ("email_consent", models.BooleanField(default=False)),
+                ("sms_opted_out_at", models.DateTimeField(blank=True, null=True)),
+                ("email_opted_out_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='ScheduleVersion',
+            name="ScheduleVersion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=100)),
-                ('version', models.PositiveIntegerField()),
-                ('title', models.CharField(max_length=200)),
-                ('spec_text', models.TextField(help_text='the schedule YAML')),
-                ('messages', models.JSONField(help_text='{key: {email_subject, email_body, sms_text, sources}} for every message used')),
-                ('checksum', models.CharField(max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('created_by', models.CharField(blank=True, max_length=150)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=100)),
+                ("version", models.PositiveIntegerField()),
+                ("title", models.CharField(max_length=200)),
+                ("spec_text", models.TextField(help_text="the schedule YAML")),
+                (
+                    "messages",
+                    models.JSONField(
+                        help_text="{key: {email_subject, email_body, sms_text, sources}} for every message used"
+                    ),
+                ),
+                ("checksum", models.CharField(max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("created_by", models.CharField(blank=True, max_length=150)),
             ],
             options={
-                'ordering': ['name', '-version'],
-                'constraints': [models.UniqueConstraint(fields=('name', 'version'), name='schedule_version_unique')],
+                "ordering": ["name", "-version"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("name", "version"), name="schedule_version_unique"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Enrollment',
+            name="Enrollment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('active', 'Active'), ('paused', 'Paused'), ('completed', 'Completed'), ('ended', 'Ended')], default='active', max_length=10)),
-                ('enrolled_at', models.DateTimeField()),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='enrollments', to='drip.patient')),
-                ('schedule_version', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to='drip.scheduleversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("active", "Active"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("ended", "Ended"),
+                        ],
+                        default="active",
+                        max_length=10,
+                    ),
+                ),
+                ("enrolled_at", models.DateTimeField()),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="enrollments",
+                        to="drip.patient",
+                    ),
+                ),
+                (
+                    "schedule_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to="drip.scheduleversion"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('step_key', models.CharField(max_length=100)),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=10)),
-                ('message_key', models.CharField(max_length=100)),
-                ('anchor_infusion', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('due_at', models.DateTimeField()),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('queued', 'Queued'), ('sending', 'Sending'), ('sent', 'Sent'), ('delivered', 'Delivered'), ('undelivered', 'Undelivered'), ('failed', 'Failed'), ('skipped', 'Skipped')], default='scheduled', max_length=12)),
-                ('skip_reason', models.CharField(blank=True, max_length=30)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('queued_at', models.DateTimeField(blank=True, null=True)),
-                ('provider_id', models.CharField(blank=True, max_length=200)),
-                ('error_code', models.CharField(blank=True, max_length=30)),
-                ('error_text', models.CharField(blank=True, max_length=500)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('delivered_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('enrollment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='drip.enrollment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("step_key", models.CharField(max_length=100)),
+                (
+                    "channel",
+                    models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=10),
+                ),
+                ("message_key", models.CharField(max_length=100)),
+                ("anchor_infusion", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("due_at", models.DateTimeField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("queued", "Queued"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("delivered", "Delivered"),
+                            ("undelivered", "Undelivered"),
+                            ("failed", "Failed"),
+                            ("skipped", "Skipped"),
+                        ],
+                        default="scheduled",
+                        max_length=12,
+                    ),
+                ),
+                ("skip_reason", models.CharField(blank=True, max_length=30)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("queued_at", models.DateTimeField(blank=True, null=True)),
+                ("provider_id", models.CharField(blank=True, max_length=200)),
+                ("error_code", models.CharField(blank=True, max_length=30)),
+                ("error_text", models.CharField(blank=True, max_length=500)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("delivered_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "enrollment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="drip.enrollment",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(condition=models.Q(('status', 'scheduled')), fields=['due_at'], name='delivery_due_scheduled'), models.Index(condition=models.Q(('status', 'queued')), fields=['queued_at'], name='delivery_queued_lease')],
-                'constraints': [models.UniqueConstraint(fields=('enrollment', 'step_key', 'channel'), name='delivery_unique_step_channel')],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("status", "scheduled")),
+                        fields=["due_at"],
+                        name="delivery_due_scheduled",
+                    ),
+                    models.Index(
+                        condition=models.Q(("status", "queued")),
+                        fields=["queued_at"],
+                        name="delivery_queued_lease",
+                    ),
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("enrollment", "step_key", "channel"),
+                        name="delivery_unique_step_channel",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Infusion',
+            name="Infusion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveSmallIntegerField()),
-                ('starts_at', models.DateTimeField(help_text="the instant; shown in the patient's time zone")),
-                ('status', models.CharField(choices=[('scheduled', 'Scheduled'), ('done', 'Done'), ('cancelled', 'Cancelled')], default='scheduled', max_length=10)),
-                ('enrollment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='infusions', to='drip.enrollment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.PositiveSmallIntegerField()),
+                (
+                    "starts_at",
+                    models.DateTimeField(help_text="the instant; shown in the patient's time zone"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("scheduled", "Scheduled"),
+                            ("done", "Done"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="scheduled",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "enrollment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="infusions",
+                        to="drip.enrollment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['number'],
-                'constraints': [models.UniqueConstraint(fields=('enrollment', 'number'), name='infusion_unique_number')],
+                "ordering": ["number"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("enrollment", "number"), name="infusion_unique_number"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ConsentRecord',
+            name="ConsentRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channel', models.CharField(choices=[('email', 'Email'), ('sms', 'SMS')], max_length=10)),
-                ('granted', models.BooleanField()),
-                ('method', models.CharField(choices=[('written', 'Written form'), ('verbal', 'Verbal, recorded by staff'), ('web', 'Web form'), ('sms_keyword', 'SMS keyword (STOP/START)'), ('email_link', 'Email unsubscribe link'), ('provider', 'Reported by the provider')], max_length=20)),
-                ('recorded_by', models.CharField(max_length=150)),
-                ('recorded_at', models.DateTimeField()),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='consents', to='drip.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(choices=[("email", "Email"), ("sms", "SMS")], max_length=10),
+                ),
+                ("granted", models.BooleanField()),
+                (
+                    "method",
+                    models.CharField(
+                        choices=[
+                            ("written", "Written form"),
+                            ("verbal", "Verbal, recorded by staff"),
+                            ("web", "Web form"),
+                            ("sms_keyword", "SMS keyword (STOP/START)"),
+                            ("email_link", "Email unsubscribe link"),
+                            ("provider", "Reported by the provider"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("recorded_by", models.CharField(max_length=150)),
+                ("recorded_at", models.DateTimeField()),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="consents",
+                        to="drip.patient",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['patient', 'channel', '-recorded_at'], name='drip_consen_patient_70f0e8_idx')],
+                "indexes": [
+                    models.Index(
+                        fields=["patient", "channel", "-recorded_at"],
+                        name="drip_consen_patient_70f0e8_idx",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('actor', models.CharField(max_length=150)),
-                ('event', models.CharField(max_length=60)),
-                ('detail', models.JSONField(default=dict)),
-                ('enrollment', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, to='drip.enrollment')),
-                ('patient', models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, to='drip.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField()),
+                ("actor", models.CharField(max_length=150)),
+                ("event", models.CharField(max_length=60)),
+                ("detail", models.JSONField(default=dict)),
+                (
+                    "enrollment",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.CASCADE, to="drip.enrollment"
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        null=True, on_delete=django.db.models.deletion.CASCADE, to="drip.patient"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at'],
-                'indexes': [models.Index(fields=['enrollment', '-at'], name='drip_audite_enrollm_65ed60_idx')],
+                "ordering": ["-at"],
+                "indexes": [
+                    models.Index(
+                        fields=["enrollment", "-at"], name="drip_audite_enrollm_65ed60_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -4,18 +4,21 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('drip', '0001_initial'),
+        ("drip", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='delivery',
-            name='delivery_queued_lease',
+            model_name="delivery",
+            name="delivery_queued_lease",
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(condition=models.Q(('queued_at__isnull', False)), fields=['queued_at'], name='delivery_queued_lease'),
+            model_name="delivery",
+            index=models.Index(
+                condition=models.Q(("queued_at__isnull", False)),
+                fields=["queued_at"],
+                name="delivery_queued_lease",
+            ),
         ),
     ]

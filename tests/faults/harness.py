@@ -37,43 +37,71 @@ class Outcome:
     seconds: float
 
     def line(self, name: str) -> str:
-        return (f"[faults] {name:<32} due={self.due} sent={self.sent} duplicates={self.duplicates} "
-                f"lost={self.lost} unsettled={self.unsettled} (settled by callback: {self.settled_by_callback}) "
-                f"in {self.seconds:.1f} s")
+        return (
+            f"[faults] {name:<32} due={self.due} sent={self.sent} duplicates={self.duplicates} "
+            f"lost={self.lost} unsettled={self.unsettled} (settled by callback: {self.settled_by_callback}) "
+            f"in {self.seconds:.1f} s"
+        )
 
 
 class Cluster:
     """Our own Redis, the provider servers, two worker processes and two dispatcher processes."""
 
-    def __init__(self, database_url: str, *, twilio_faults: dict[str, float] | None = None,
-                 smtp_451_rate: float = 0.0, workers: int = 2, dispatchers: int = 2) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        twilio_faults: dict[str, float] | None = None,
+        smtp_451_rate: float = 0.0,
+        workers: int = 2,
+        dispatchers: int = 2,
+    ) -> None:
         self.records = Path(tempfile.mkdtemp(prefix="drip-faults-"))
         self.redis = RedisServer()
-        self.twilio, twilio_port = start_twilio_server(self.records / "sms.jsonl", auth_token=TWILIO_TOKEN,
-                                                       **(twilio_faults or {}))
-        self.smtp, smtp_port = start_smtp_server(self.records / "email.jsonl", fail_451_rate=smtp_451_rate)
+        self.twilio, twilio_port = start_twilio_server(
+            self.records / "sms.jsonl", auth_token=TWILIO_TOKEN, **(twilio_faults or {})
+        )
+        self.smtp, smtp_port = start_smtp_server(
+            self.records / "email.jsonl", fail_451_rate=smtp_451_rate
+        )
         self.env = {
-            "DATABASE_URL": database_url, "DRIP_BROKER_URL": self.redis.url(0), "DRIP_CHANNELS": "live",
-            "TWILIO_API_BASE_URL": f"http://127.0.0.1:{twilio_port}", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TWILIO_FROM_NUMBER": "+15005550006", "TWILIO_TIMEOUT_S": "1",
-            "DRIP_SMTP_HOST": "127.0.0.1", "DRIP_SMTP_PORT": str(smtp_port), "DRIP_SMTP_TIMEOUT_S": "2",
-            "DRIP_QUEUED_LEASE_S": "3", "DRIP_RETRY_BASE_S": "0.2", "DRIP_RETRY_MAX_S": "1",
-            "DRIP_MAX_ATTEMPTS": "100", "DRIP_SEND_CONCURRENCY": "16", "DRIP_SEND_BATCH": "50",
+            "DATABASE_URL": database_url,
+            "DRIP_BROKER_URL": self.redis.url(0),
+            "DRIP_CHANNELS": "live",
+            "TWILIO_API_BASE_URL": f"http://127.0.0.1:{twilio_port}",
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "TWILIO_FROM_NUMBER": "+15005550006",
+            "TWILIO_TIMEOUT_S": "1",
+            "DRIP_SMTP_HOST": "127.0.0.1",
+            "DRIP_SMTP_PORT": str(smtp_port),
+            "DRIP_SMTP_TIMEOUT_S": "2",
+            "DRIP_QUEUED_LEASE_S": "3",
+            "DRIP_RETRY_BASE_S": "0.2",
+            "DRIP_RETRY_MAX_S": "1",
+            "DRIP_MAX_ATTEMPTS": "100",
+            "DRIP_SEND_CONCURRENCY": "16",
+            "DRIP_SEND_BATCH": "50",
             "DRIP_LOG_LEVEL": "WARNING",
         }
         self.workers = [start_worker(self.env, name=f"w{i}") for i in range(workers)]
         self.dispatchers = [self._dispatcher() for _ in range(dispatchers)]
 
     def _dispatcher(self) -> ManagedProcess:
-        proc = ManagedProcess([sys.executable, "-m", "tests.faults.dispatch_loop", "--every", "0.2"], env=self.env,
-                              name="dispatcher")
+        proc = ManagedProcess(
+            [sys.executable, "-m", "tests.faults.dispatch_loop", "--every", "0.2"],
+            env=self.env,
+            name="dispatcher",
+        )
         proc.wait_for_line("dispatcher ready")
         return proc
 
     def kill_random_worker(self, rng: random.Random) -> None:
         index = rng.randrange(len(self.workers))
         self.workers[index].kill()
-        self.workers[index] = start_worker(self.env, name=f"w{index}-{int(time.monotonic() * 1000)}")
+        self.workers[index] = start_worker(
+            self.env, name=f"w{index}-{int(time.monotonic() * 1000)}"
+        )
 
     def received(self) -> tuple[Counter[int], Counter[str]]:
         sms = _lines(self.records / "sms.jsonl")
@@ -81,7 +109,9 @@ class Cluster:
         return Counter(r["delivery_id"] for r in sms), Counter(r["message_id"] for r in mail)
 
     def sms_sid(self, delivery_id: int) -> str:
-        return next(r["sid"] for r in _lines(self.records / "sms.jsonl") if r["delivery_id"] == delivery_id)
+        return next(
+            r["sid"] for r in _lines(self.records / "sms.jsonl") if r["delivery_id"] == delivery_id
+        )
 
     def stop(self) -> None:
         for proc in [*self.dispatchers, *self.workers, self.twilio, self.smtp]:
@@ -122,7 +152,9 @@ def wait_for_calls_in_flight(quiet_s: float = 3.0, timeout_s: float = 60.0) -> N
         time.sleep(0.2)  # polling real worker processes
 
 
-def run_scenario(cluster: Cluster, fault: Callable[[float], None], *, fault_s: float, count: int = 2000) -> Outcome:
+def run_scenario(
+    cluster: Cluster, fault: Callable[[float], None], *, fault_s: float, count: int = 2000
+) -> Outcome:
     """Seed ``count`` due deliveries, apply ``fault(elapsed)`` repeatedly for ``fault_s``, drain, count."""
     from bench.common import seed_due
 
@@ -151,12 +183,24 @@ def settle_and_count(cluster: Cluster, count: int, seconds: float) -> Outcome:
             path = f"/webhooks/twilio/status?delivery={row.pk}"
             params = {"MessageSid": cluster.sms_sid(row.pk), "MessageStatus": "delivered"}
             signature = RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(
-                settings.DRIP_PUBLIC_BASE_URL + path, params)
-            settled += Client().post(path, params, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 204
+                settings.DRIP_PUBLIC_BASE_URL + path, params
+            )
+            settled += (
+                Client().post(path, params, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 204
+            )
     rows = Delivery.objects.values_list("pk", "channel")
-    domain_ids = {f"<drip.delivery.{pk}@localhost>": pk for pk, channel in rows if channel == "email"}
+    domain_ids = {
+        f"<drip.delivery.{pk}@localhost>": pk for pk, channel in rows if channel == "email"
+    }
     got = {pk for pk in sms} | {domain_ids[m] for m in mail if m in domain_ids}
     duplicates = sum(n - 1 for n in sms.values()) + sum(n - 1 for n in mail.values())
     still_sending = Delivery.objects.filter(status="sending").count()
-    return Outcome(due=count, sent=len(got), duplicates=duplicates, lost=count - len(got),
-                   unsettled=still_sending, settled_by_callback=settled, seconds=seconds)
+    return Outcome(
+        due=count,
+        sent=len(got),
+        duplicates=duplicates,
+        lost=count - len(got),
+        unsettled=still_sending,
+        settled_by_callback=settled,
+        seconds=seconds,
+    )

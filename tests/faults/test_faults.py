@@ -24,7 +24,7 @@ def database_url(postgres_only, settings) -> str:
     need_service("Redis binary check via machine Redis", REDIS_HOST, 6379)
     db = connection.settings_dict
     settings.TWILIO_AUTH_TOKEN = TWILIO_TOKEN
-    from drip import catalog
+    from drip.catalog import versions as catalog
 
     catalog.publish_from_disk(actor="faults")
     return f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
@@ -81,8 +81,11 @@ def test_postgres_connections_killed_mid_run_lose_and_duplicate_nothing(database
     def kill_connections(cluster, elapsed):
         if elapsed >= next_kill[0]:
             with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                             "WHERE datname = %s AND pid <> pg_backend_pid() AND application_name <> 'pytest'", [name])
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = %s AND pid <> pg_backend_pid() AND application_name <> 'pytest'",
+                    [name],
+                )
             next_kill[0] = elapsed + 1.0
 
     connection.ensure_connection()
@@ -93,8 +96,18 @@ def test_postgres_connections_killed_mid_run_lose_and_duplicate_nothing(database
 
 def test_twilio_errors_and_stalls_are_retried_to_exactly_once(database_url):
     # Half the stalls come after Twilio created the message: the retry must find it, not resend.
-    outcome = run("d. Twilio 30% 5xx/429, 5% stalls", database_url, no_fault, fault_s=0,
-                  twilio_faults={"error_rate": 0.3, "stall_rate": 0.025, "taken_stall_rate": 0.025, "stall_s": 1.5})
+    outcome = run(
+        "d. Twilio 30% 5xx/429, 5% stalls",
+        database_url,
+        no_fault,
+        fault_s=0,
+        twilio_faults={
+            "error_rate": 0.3,
+            "stall_rate": 0.025,
+            "taken_stall_rate": 0.025,
+            "stall_s": 1.5,
+        },
+    )
     assert outcome.lost == 0 and outcome.unsettled == 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from drip.ratelimit import RedisRateLimiter
+from drip.channels.ratelimit import RedisRateLimiter
 from tests.support.procs import ManagedProcess, RedisServer, start_twilio_server, start_worker
 
 PER_S = 20
@@ -44,20 +44,31 @@ def test_the_limiter_spaces_acquisitions_across_threads(redis_url):
 @pytest.mark.timeout(300)
 def test_four_workers_together_never_exceed_the_sms_limit(postgres_only, settings):
     from bench.common import seed_due
-    from drip import catalog
+    from drip.catalog import versions as catalog
 
     catalog.publish_from_disk(actor="test")
     db = connection.settings_dict
     records = Path(tempfile.mkdtemp(prefix="drip-rate-"))
     redis_server = RedisServer()
     twilio, port = start_twilio_server(records / "sms.jsonl", auth_token="rate-token")
-    env = {"DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-           "DRIP_BROKER_URL": redis_server.url(0), "DRIP_CHANNELS": "live", "DRIP_SMS_PER_S": str(PER_S),
-           "TWILIO_API_BASE_URL": f"http://127.0.0.1:{port}", "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
-           "TWILIO_AUTH_TOKEN": "rate-token", "TWILIO_FROM_NUMBER": "+15005550006", "DRIP_SEND_BATCH": "10",
-           "DRIP_LOG_LEVEL": "INFO"}
+    env = {
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DRIP_BROKER_URL": redis_server.url(0),
+        "DRIP_CHANNELS": "live",
+        "DRIP_SMS_PER_S": str(PER_S),
+        "TWILIO_API_BASE_URL": f"http://127.0.0.1:{port}",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "rate-token",
+        "TWILIO_FROM_NUMBER": "+15005550006",
+        "DRIP_SEND_BATCH": "10",
+        "DRIP_LOG_LEVEL": "INFO",
+    }
     workers = [start_worker(env, name=f"rate{i}") for i in range(4)]
-    dispatcher = ManagedProcess([sys.executable, "-m", "tests.faults.dispatch_loop", "--every", "0.2"], env=env, name="dispatcher")
+    dispatcher = ManagedProcess(
+        [sys.executable, "-m", "tests.faults.dispatch_loop", "--every", "0.2"],
+        env=env,
+        name="dispatcher",
+    )
     try:
         seed_due(120, now=datetime.now(UTC), channels=("sms",))
         deadline = time.monotonic() + 60
@@ -85,4 +96,8 @@ def most_within(arrivals: list[float], window_s: float) -> int:
 
 def _arrivals(records: Path) -> list[float]:
     path = records / "sms.jsonl"
-    return [json.loads(line)["arrived"] for line in path.read_text().splitlines()] if path.exists() else []
+    return (
+        [json.loads(line)["arrived"] for line in path.read_text().splitlines()]
+        if path.exists()
+        else []
+    )

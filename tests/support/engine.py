@@ -19,8 +19,14 @@ def live_engine(settings, redis_url: str, twilio_server, smtp_server) -> Iterato
     """Point drip at the local Twilio-speaking server and SMTP server, and run a worker."""
     redis.Redis.from_url(redis_url).flushdb()
     settings.DRIP_CHANNELS = "live"
-    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = twilio_server.account_sid, twilio_server.auth_token
-    settings.TWILIO_API_BASE_URL, settings.TWILIO_FROM_NUMBER = twilio_server.base_url, "+15005550006"
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = (
+        twilio_server.account_sid,
+        twilio_server.auth_token,
+    )
+    settings.TWILIO_API_BASE_URL, settings.TWILIO_FROM_NUMBER = (
+        twilio_server.base_url,
+        "+15005550006",
+    )
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_server.port
     reset_channels()
     previous = app.conf.broker_url, app.conf.CELERY_DB_REUSE_MAX
@@ -29,7 +35,9 @@ def live_engine(settings, redis_url: str, twilio_server, smtp_server) -> Iterato
     # unclosed; Celery's close-after-each-task (a real worker process keeps its connection).
     app.conf.CELERY_DB_REUSE_MAX = None
     try:
-        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"):
+        with start_worker(
+            app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"
+        ):
             yield
     finally:
         app.conf.broker_url, app.conf.CELERY_DB_REUSE_MAX = previous
@@ -39,7 +47,9 @@ def live_engine(settings, redis_url: str, twilio_server, smtp_server) -> Iterato
 def wait_until_idle(timeout_s: float = 20.0) -> None:
     """Wait (bounded) for the worker to finish what was enqueued: no row queued or sending."""
     deadline = time.monotonic() + timeout_s
-    while Delivery.objects.filter(status__in=(Delivery.Status.QUEUED, Delivery.Status.SENDING)).exists():
+    while Delivery.objects.filter(
+        status__in=(Delivery.Status.QUEUED, Delivery.Status.SENDING)
+    ).exists():
         if time.monotonic() > deadline:
             raise TimeoutError(f"the worker did not finish within {timeout_s:.0f} s")
         time.sleep(0.02)  # polling a real worker, not waiting for time to pass

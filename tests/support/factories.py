@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from drip import catalog
-from drip.enrollment import PatientInput, enroll
+from drip.catalog import versions as catalog
+from drip.enrollment.service import PatientInput, enroll
 from drip.models import Enrollment, ScheduleVersion
 
 # Four steps, both channels but the last: one on enrollment, one before infusion 1 at a fixed
@@ -34,10 +34,20 @@ steps:
   - {key: week-after-last, anchor: last infusion, offset: +1w, at: "10:00", channels: [email], message: hello}
 """
 TEST_MESSAGES: dict[str, dict[str, object]] = {
-    "hello": {"email_subject": "Hello {{ first_name }}", "email_body": "Hi {{ first_name }}, from {{ clinic_name }}.\n",
-              "sms_text": "{{ clinic_name }}: hi {{ first_name }}", "sources": [], "email_body_first_line": 5},
-    "visit": {"email_subject": "Infusion {{ infusion_number }}", "email_body": "See you {{ infusion_when }}.\n",
-              "sms_text": "{{ clinic_name }}: see you {{ infusion_when }}", "sources": [], "email_body_first_line": 5},
+    "hello": {
+        "email_subject": "Hello {{ first_name }}",
+        "email_body": "Hi {{ first_name }}, from {{ clinic_name }}.\n",
+        "sms_text": "{{ clinic_name }}: hi {{ first_name }}",
+        "sources": [],
+        "email_body_first_line": 5,
+    },
+    "visit": {
+        "email_subject": "Infusion {{ infusion_number }}",
+        "email_body": "See you {{ infusion_when }}.\n",
+        "sms_text": "{{ clinic_name }}: see you {{ infusion_when }}",
+        "sources": [],
+        "email_body_first_line": 5,
+    },
 }
 NY = ZoneInfo("America/New_York")
 
@@ -53,17 +63,27 @@ def publish_test_schedule(
     name = spec_yaml.split("name:", 1)[1].split()[0]
     latest = ScheduleVersion.objects.filter(name=name).order_by("-version").first()
     return ScheduleVersion.objects.create(
-        name=name, version=(latest.version + 1) if latest else 1, title="Test series",
-        spec_text=spec_yaml, messages=messages, checksum=catalog.checksum(spec_yaml, messages),
+        name=name,
+        version=(latest.version + 1) if latest else 1,
+        title="Test series",
+        spec_text=spec_yaml,
+        messages=messages,
+        checksum=catalog.checksum(spec_yaml, messages),
         created_by="test",
     )
 
 
 def patient_input(**overrides: object) -> PatientInput:
     """A valid patient: Alex Rivera, +12125550123, alex@example.com, New York, both consents."""
-    values: dict[str, object] = dict(first_name="Alex", last_name="Rivera", email="alex@example.com",
-                                     phone="+12125550123", time_zone="America/New_York",
-                                     sms_consent=True, email_consent=True)
+    values: dict[str, object] = dict(
+        first_name="Alex",
+        last_name="Rivera",
+        email="alex@example.com",
+        phone="+12125550123",
+        time_zone="America/New_York",
+        sms_consent=True,
+        email_consent=True,
+    )
     values.update(overrides)
     return PatientInput(**values)  # type: ignore[arg-type]
 
@@ -80,8 +100,13 @@ def next_monday_10am(now: datetime) -> datetime:
     return monday.replace(tzinfo=None, hour=10, minute=0, second=0, microsecond=0)
 
 
-def enroll_patient(now: datetime, infusions: list[datetime] | None = None, *, publish: bool = True,
-                   **overrides: object) -> Enrollment:
+def enroll_patient(
+    now: datetime,
+    infusions: list[datetime] | None = None,
+    *,
+    publish: bool = True,
+    **overrides: object,
+) -> Enrollment:
     """Enroll ``patient_input(**overrides)`` at ``now`` (actor "test").
 
     Default infusions: six, Mon/Wed/Fri 10:00 New York time from the Monday after ``now``.

@@ -31,14 +31,22 @@ def smtp_server() -> Iterator[SmtpServer]:
     server.stop()
 
 
-def make_twilio_sms(server: FakeTwilio, *, timeout_s: float = 5.0, messaging_service_sid: str = "",
-                    public_base_url: str = PUBLIC_BASE) -> TwilioSms:
+def make_twilio_sms(
+    server: FakeTwilio,
+    *,
+    timeout_s: float = 5.0,
+    messaging_service_sid: str = "",
+    public_base_url: str = PUBLIC_BASE,
+) -> TwilioSms:
     """A TwilioSms for ``server``; status callbacks go to ``public_base_url``/webhooks/twilio/status."""
     return TwilioSms(
-        server.account_sid, server.auth_token, from_number="+15005550006",
+        server.account_sid,
+        server.auth_token,
+        from_number="+15005550006",
         messaging_service_sid=messaging_service_sid,
         status_callback_url=f"{public_base_url}/webhooks/twilio/status?delivery={{delivery_id}}",
-        timeout_s=timeout_s, api_base_url=server.base_url,
+        timeout_s=timeout_s,
+        api_base_url=server.base_url,
     )
 
 
@@ -48,8 +56,13 @@ def make_smtp_email(server: SmtpServer, *, timeout_s: float = 5.0) -> SmtpEmail:
 
 
 def make_smtp_email_at(port: int, *, timeout_s: float = 5.0) -> SmtpEmail:
-    return SmtpEmail(host="127.0.0.1", port=port, timeout_s=timeout_s,
-                     from_email="care@clinic.test", message_id_domain="clinic.test")
+    return SmtpEmail(
+        host="127.0.0.1",
+        port=port,
+        timeout_s=timeout_s,
+        from_email="care@clinic.test",
+        message_id_domain="clinic.test",
+    )
 
 
 @pytest.fixture

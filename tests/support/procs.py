@@ -39,12 +39,20 @@ def wait_for_port(port: int, timeout_s: float = 20.0) -> None:
 class ManagedProcess:
     """A child process in its own process group, logging to a file we can read back."""
 
-    def __init__(self, argv: list[str], *, env: dict[str, str] | None = None, name: str = "proc") -> None:
+    def __init__(
+        self, argv: list[str], *, env: dict[str, str] | None = None, name: str = "proc"
+    ) -> None:
         self.name = name
         self.log_path = Path(tempfile.mkstemp(prefix=f"drip-{name}-", suffix=".log")[1])
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(argv, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=self._log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        self.process = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     @property
     def alive(self) -> bool:
@@ -60,7 +68,9 @@ class ManagedProcess:
             if not self.alive:
                 break
             time.sleep(0.05)
-        raise TimeoutError(f"{self.name}: no line matching {pattern!r}; log tail:\n{self.log_tail()}")
+        raise TimeoutError(
+            f"{self.name}: no line matching {pattern!r}; log tail:\n{self.log_tail()}"
+        )
 
     def cpu_seconds(self) -> float:
         """User + system CPU of every live process in this process's group (children included)."""
@@ -104,8 +114,22 @@ class RedisServer:
         self.start()
 
     def start(self) -> None:
-        self.proc = ManagedProcess(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                    "--appendonly", "no", "--dir", self.dir], name="redis")
+        self.proc = ManagedProcess(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            name="redis",
+        )
         wait_for_port(self.port)
 
     def url(self, db: int = 0) -> str:
@@ -119,31 +143,88 @@ class RedisServer:
         self.proc.stop()
 
 
-def start_twilio_server(record: Path, *, delay_ms: float = 0, error_rate: float = 0, stall_rate: float = 0,
-                        taken_stall_rate: float = 0, stall_s: float = 0,
-                        auth_token: str = "bench-token") -> tuple[ManagedProcess, int]:
+def start_twilio_server(
+    record: Path,
+    *,
+    delay_ms: float = 0,
+    error_rate: float = 0,
+    stall_rate: float = 0,
+    taken_stall_rate: float = 0,
+    stall_s: float = 0,
+    auth_token: str = "bench-token",
+) -> tuple[ManagedProcess, int]:
     port = free_port()
-    proc = ManagedProcess([sys.executable, "-m", "tests.support.twilio_server", "--port", str(port),
-                           "--delay-ms", str(delay_ms), "--error-rate", str(error_rate), "--stall-rate", str(stall_rate),
-                           "--taken-stall-rate", str(taken_stall_rate),
-                           "--stall-s", str(stall_s), "--auth-token", auth_token, "--record", str(record)], name="twilio")
+    proc = ManagedProcess(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.twilio_server",
+            "--port",
+            str(port),
+            "--delay-ms",
+            str(delay_ms),
+            "--error-rate",
+            str(error_rate),
+            "--stall-rate",
+            str(stall_rate),
+            "--taken-stall-rate",
+            str(taken_stall_rate),
+            "--stall-s",
+            str(stall_s),
+            "--auth-token",
+            auth_token,
+            "--record",
+            str(record),
+        ],
+        name="twilio",
+    )
     wait_for_port(port)
     return proc, port
 
 
 def start_smtp_server(record: Path, *, fail_451_rate: float = 0) -> tuple[ManagedProcess, int]:
     port = free_port()
-    proc = ManagedProcess([sys.executable, "-m", "tests.support.smtp_server", "--port", str(port),
-                           "--fail-451-rate", str(fail_451_rate), "--record", str(record)], name="smtp")
+    proc = ManagedProcess(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.smtp_server",
+            "--port",
+            str(port),
+            "--fail-451-rate",
+            str(fail_451_rate),
+            "--record",
+            str(record),
+        ],
+        name="smtp",
+    )
     wait_for_port(port)
     return proc, port
 
 
-def start_worker(env: dict[str, str], *, name: str, concurrency: int = 1, include: str = "") -> ManagedProcess:
+def start_worker(
+    env: dict[str, str], *, name: str, concurrency: int = 1, include: str = ""
+) -> ManagedProcess:
     """A real Celery worker process (prefork), ready when it says so."""
-    argv = [sys.executable, "-m", "celery", "-A", "drip.celery", "worker", "--pool", "prefork",
-            "--concurrency", str(concurrency), "--hostname", f"{name}@%h", "--without-gossip",
-            "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"]
+    argv = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "drip.celery",
+        "worker",
+        "--pool",
+        "prefork",
+        "--concurrency",
+        str(concurrency),
+        "--hostname",
+        f"{name}@%h",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "--loglevel",
+        "INFO",
+    ]
     if include:
         argv += ["--include", include]
     proc = ManagedProcess(argv, env=env, name=name)

@@ -62,8 +62,11 @@ class Accepted:
     @property
     def parts(self) -> dict[str, str]:
         """Content type -> decoded content of each leaf part (text/plain, text/html)."""
-        return {part.get_content_type(): part.get_content() for part in self.message.walk()
-                if not part.is_multipart()}
+        return {
+            part.get_content_type(): part.get_content()
+            for part in self.message.walk()
+            if not part.is_multipart()
+        }
 
 
 @dataclass
@@ -87,7 +90,9 @@ class SmtpServer:
         self._rng = random.Random(self.seed)
         self.port = port or _free_port()
         # uvloop: in benchmarks this server shares the CPU with what is measured.
-        self._controller = _Controller(self, hostname="127.0.0.1", port=self.port, loop=new_event_loop())
+        self._controller = _Controller(
+            self, hostname="127.0.0.1", port=self.port, loop=new_event_loop()
+        )
         self._controller.start()
         return self
 
@@ -106,7 +111,9 @@ class SmtpServer:
         """Refuse every recipient matching ``pattern`` (fnmatch, case-insensitive) with ``reply``."""
         self.refusals[pattern] = reply
 
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:  # noqa: N802
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:  # noqa: N802
         for pattern, reply in list(self.refusals.items()):
             if fnmatch.fnmatchcase(address.lower(), pattern.lower()):
                 return reply
@@ -147,7 +154,11 @@ class _LeanSMTP(SMTP):
         found = _ADDRESS.match(arg)
         if found is None:
             return None, None
-        address, rest = (found.group(1), found.group(2)) if found.group(1) is not None else (found.group(3), found.group(4))
+        address, rest = (
+            (found.group(1), found.group(2))
+            if found.group(1) is not None
+            else (found.group(3), found.group(4))
+        )
         if address and ("@" not in address or any(c.isspace() for c in address)):
             return None, None
         return address, rest
@@ -156,7 +167,6 @@ class _LeanSMTP(SMTP):
 class _Controller(Controller):
     def factory(self) -> SMTP:
         return _LeanSMTP(self.handler, **self.SMTP_kwargs)
-
 
 
 def _free_port() -> int:
@@ -178,9 +188,13 @@ def main() -> None:
     class Recording(SmtpServer):
         def on_accept(self, accepted: Accepted) -> None:
             wall = time.time() - (time.monotonic() - accepted.arrived)
-            record_file.write(json.dumps({"message_id": accepted.message_id, "arrived": wall}) + "\n")
+            record_file.write(
+                json.dumps({"message_id": accepted.message_id, "arrived": wall}) + "\n"
+            )
 
-    server = Recording(fail_rate=args.fail_451_rate, fail_550_rate=args.fail_550_rate, seed=args.seed).start(args.port)
+    server = Recording(
+        fail_rate=args.fail_451_rate, fail_550_rate=args.fail_550_rate, seed=args.seed
+    ).start(args.port)
     print(server.port, flush=True)
     threading.Event().wait()
 

@@ -96,13 +96,19 @@ class FakeTwilio:
     received: list[Received] = field(default_factory=list)
     attempts: int = 0
     error_format: str = "legacy"  # or "rfc9457"
-    clock: Callable[[], float] = time.time  # date_created of accepted messages (tests set a virtual one)
+    clock: Callable[[], float] = (
+        time.time
+    )  # date_created of accepted messages (tests set a virtual one)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _scripted: list[Reply] = field(default_factory=list)
 
     def start(self) -> FakeTwilio:
-        ready: concurrent.futures.Future[tuple[int, Callable[[], None]]] = concurrent.futures.Future()
-        self._thread = threading.Thread(target=_run_in_thread, args=(self, ready), name="fake-twilio", daemon=True)
+        ready: concurrent.futures.Future[tuple[int, Callable[[], None]]] = (
+            concurrent.futures.Future()
+        )
+        self._thread = threading.Thread(
+            target=_run_in_thread, args=(self, ready), name="fake-twilio", daemon=True
+        )
         self._thread.start()
         self._port, self._stop = ready.result()
         return self
@@ -120,15 +126,28 @@ class FakeTwilio:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def fail_next(self, n: int, status: int, code: int | None = None, delay_s: float = 0.0,
-                  accept_first: bool = False) -> None:
+    def fail_next(
+        self,
+        n: int,
+        status: int,
+        code: int | None = None,
+        delay_s: float = 0.0,
+        accept_first: bool = False,
+    ) -> None:
         """The next ``n`` requests get this answer (then the policy or success again)."""
         with self._lock:
             self._scripted.extend([Reply(status, code, delay_s, accept_first)] * n)
 
-    def set_fault_rates(self, *, error_rate: float = 0.0, error_statuses: tuple[int, ...] = (500, 503, 429),
-                        stall_rate: float = 0.0, taken_stall_rate: float = 0.0, stall_s: float = 0.0,
-                        seed: int = 1) -> None:
+    def set_fault_rates(
+        self,
+        *,
+        error_rate: float = 0.0,
+        error_statuses: tuple[int, ...] = (500, 503, 429),
+        stall_rate: float = 0.0,
+        taken_stall_rate: float = 0.0,
+        stall_s: float = 0.0,
+        seed: int = 1,
+    ) -> None:
         rng = random.Random(seed)
 
         def policy(index: int, form: dict[str, str]) -> Reply:
@@ -136,7 +155,9 @@ class FakeTwilio:
             if draw < stall_rate:
                 return Reply(503, 20503, stall_s)  # a stall before the message is created
             if draw < stall_rate + taken_stall_rate:
-                return Reply(201, None, stall_s, accept_first=True)  # created, then the answer stalls
+                return Reply(
+                    201, None, stall_s, accept_first=True
+                )  # created, then the answer stalls
             if draw < stall_rate + taken_stall_rate + error_rate:
                 status = rng.choice(error_statuses)
                 return Reply(status, {429: 20429, 500: 20500, 503: 20503}.get(status))
@@ -156,7 +177,9 @@ class FakeTwilio:
                 return self._scripted.pop(0)
         return self.policy(index, form) if self.policy else Reply()
 
-    def accept(self, form: dict[str, str], arrived: float, peer: tuple[str, int] | None = None) -> Received:
+    def accept(
+        self, form: dict[str, str], arrived: float, peer: tuple[str, int] | None = None
+    ) -> Received:
         created = time.strftime("%a, %d %b %Y %H:%M:%S +0000", time.gmtime(self.clock()))
         record = Received("SM" + secrets.token_hex(16), form, arrived, peer, created)
         with self._lock:
@@ -173,12 +196,23 @@ class FakeTwilio:
                     return record
         raise LookupError(f"no accepted message for {which!r}")
 
-    def status_callback_params(self, which: Received | str | int, status: str = "delivered",
-                               error_code: int | str | None = None) -> dict[str, str]:
+    def status_callback_params(
+        self,
+        which: Received | str | int,
+        status: str = "delivered",
+        error_code: int | str | None = None,
+    ) -> dict[str, str]:
         """The form Twilio posts to a StatusCallback (all of it is covered by the signature)."""
         record = self.find(which)
-        params = {"MessageSid": record.sid, "SmsSid": record.sid, "MessageStatus": status, "SmsStatus": status,
-                  "AccountSid": self.account_sid, "To": record.form["To"], "ApiVersion": "2010-04-01"}
+        params = {
+            "MessageSid": record.sid,
+            "SmsSid": record.sid,
+            "MessageStatus": status,
+            "SmsStatus": status,
+            "AccountSid": self.account_sid,
+            "To": record.form["To"],
+            "ApiVersion": "2010-04-01",
+        }
         if record.form.get("From"):
             params["From"] = record.form["From"]
         if record.form.get("MessagingServiceSid"):
@@ -187,9 +221,15 @@ class FakeTwilio:
             params["ErrorCode"] = str(error_code)
         return params
 
-    def send_status_callback(self, which: Received | str | int, status: str = "delivered",
-                             error_code: int | str | None = None, *, auth_token: str | None = None,
-                             url: str | None = None) -> int:
+    def send_status_callback(
+        self,
+        which: Received | str | int,
+        status: str = "delivered",
+        error_code: int | str | None = None,
+        *,
+        auth_token: str | None = None,
+        url: str | None = None,
+    ) -> int:
         """POST a Twilio-signed status callback to the message's StatusCallback (or ``url``).
 
         ``which`` is a record, a Message SID or a delivery id. The X-Twilio-Signature is made
@@ -199,9 +239,14 @@ class FakeTwilio:
         record = self.find(which)
         target = url or record.form["StatusCallback"]
         params = self.status_callback_params(record, status, error_code)
-        signature = RequestValidator(auth_token or self.auth_token).compute_signature(target, params)
-        request = urllib.request.Request(target, data=urllib.parse.urlencode(params).encode(),
-                                         headers={"X-Twilio-Signature": signature})
+        signature = RequestValidator(auth_token or self.auth_token).compute_signature(
+            target, params
+        )
+        request = urllib.request.Request(
+            target,
+            data=urllib.parse.urlencode(params).encode(),
+            headers={"X-Twilio-Signature": signature},
+        )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 return int(response.status)
@@ -226,12 +271,23 @@ def _handler_for(fake: FakeTwilio) -> _Handler:
             return _json(401, _error(20003, "Authenticate"))
         if request.method == "GET":
             return _json(200, _page(fake, dict(request.query)))
-        if not form.get("To") or not form.get("Body") or not (form.get("From") or form.get("MessagingServiceSid")):
-            return _json(400, _error(21604, "A 'To', 'Body' and 'From' or 'MessagingServiceSid' are required"))
+        if (
+            not form.get("To")
+            or not form.get("Body")
+            or not (form.get("From") or form.get("MessagingServiceSid"))
+        ):
+            return _json(
+                400,
+                _error(21604, "A 'To', 'Body' and 'From' or 'MessagingServiceSid' are required"),
+            )
         # Now, not after the delay: a client that gave up meanwhile has no transport left.
         peername = request.transport.get_extra_info("peername") if request.transport else None
         reply = fake.reply_for(form)
-        accepted = fake.accept(form, arrived, tuple(peername[:2]) if peername else None) if reply.accept_first else None
+        accepted = (
+            fake.accept(form, arrived, tuple(peername[:2]) if peername else None)
+            if reply.accept_first
+            else None
+        )
         if reply.delay_s or fake.delay_s:
             await asyncio.sleep(reply.delay_s or fake.delay_s)  # the provider's latency, simulated
         if accepted is not None:
@@ -239,7 +295,11 @@ def _handler_for(fake: FakeTwilio) -> _Handler:
         if reply.status >= 300:
             code = reply.code or reply.status
             message = ERROR_MESSAGES.get(code, "error").format(to=form["To"])
-            body = _problem(code, message, reply.status) if fake.error_format == "rfc9457" else _error(code, message, reply.status)
+            body = (
+                _problem(code, message, reply.status)
+                if fake.error_format == "rfc9457"
+                else _error(code, message, reply.status)
+            )
             return _json(reply.status, body)
         record = fake.accept(form, arrived, tuple(peername[:2]) if peername else None)
         return _json(201, _resource(fake.account_sid, record))
@@ -256,7 +316,9 @@ def _json(status: int, body: dict[str, object]) -> web.Response:
     return web.Response(status=status, body=json.dumps(body).encode(), headers=_JSON)
 
 
-async def _serve(fake: FakeTwilio, port: int, ready: Callable[[int, Callable[[], None]], None]) -> None:
+async def _serve(
+    fake: FakeTwilio, port: int, ready: Callable[[int, Callable[[], None]], None]
+) -> None:
     """Serve ``fake`` on 127.0.0.1:``port`` (0: a free one) until told to stop.
 
     ``ready(port, stop)`` is called once listening; ``stop()``, from any thread, ends the serving.
@@ -265,7 +327,9 @@ async def _serve(fake: FakeTwilio, port: int, ready: Callable[[int, Callable[[],
     stopping = asyncio.Event()
     # The low-level server: no router or middlewares to run per request. No access log. In-flight
     # requests (a stall) are cancelled at once on stop instead of awaited.
-    runner = web.ServerRunner(web.Server(_handler_for(fake), access_log=None), shutdown_timeout=0.01)
+    runner = web.ServerRunner(
+        web.Server(_handler_for(fake), access_log=None), shutdown_timeout=0.01
+    )
     await runner.setup()
     try:
         # A deep backlog: benchmarks open hundreds of connections at once.
@@ -280,7 +344,9 @@ async def _serve(fake: FakeTwilio, port: int, ready: Callable[[int, Callable[[],
         await runner.cleanup()
 
 
-def _run_in_thread(fake: FakeTwilio, ready: concurrent.futures.Future[tuple[int, Callable[[], None]]]) -> None:
+def _run_in_thread(
+    fake: FakeTwilio, ready: concurrent.futures.Future[tuple[int, Callable[[], None]]]
+) -> None:
     try:
         with asyncio.Runner(loop_factory=new_event_loop) as runner:
             runner.run(_serve(fake, 0, lambda port, stop: ready.set_result((port, stop))))
@@ -290,39 +356,74 @@ def _run_in_thread(fake: FakeTwilio, ready: concurrent.futures.Future[tuple[int,
         ready.set_exception(error)  # start() raises it
 
 
-
 def _error(code: int, message: str, status: int = 400) -> dict[str, object]:
-    return {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}", "status": status}
+    return {
+        "code": code,
+        "message": message,
+        "more_info": f"https://www.twilio.com/docs/errors/{code}",
+        "status": status,
+    }
 
 
 def _problem(code: int, message: str, status: int) -> dict[str, object]:
     """RFC 9457 problem details, as Twilio's newer APIs answer (the SDK's TwilioServiceException)."""
-    return {"type": f"https://www.twilio.com/docs/errors/{code}", "title": message.split(".")[0],
-            "status": status, "code": code, "detail": message, "instance": None}
+    return {
+        "type": f"https://www.twilio.com/docs/errors/{code}",
+        "title": message.split(".")[0],
+        "status": status,
+        "code": code,
+        "detail": message,
+        "instance": None,
+    }
 
 
 def _page(fake: FakeTwilio, query: dict[str, str]) -> dict[str, object]:
     """GET Messages.json: the accepted messages, newest first, filtered by To and From, one page."""
     with fake._lock:
-        found = [r for r in reversed(fake.received)
-                 if r.form.get("To") == query.get("To", r.form.get("To"))
-                 and r.form.get("From") == query.get("From", r.form.get("From"))]
+        found = [
+            r
+            for r in reversed(fake.received)
+            if r.form.get("To") == query.get("To", r.form.get("To"))
+            and r.form.get("From") == query.get("From", r.form.get("From"))
+        ]
     size = int(query.get("PageSize", 50))
     uri = f"/2010-04-01/Accounts/{fake.account_sid}/Messages.json"
-    return {"messages": [_resource(fake.account_sid, r) for r in found[:size]], "page": 0, "page_size": size,
-            "start": 0, "end": max(0, min(size, len(found)) - 1), "uri": uri, "first_page_uri": uri,
-            "next_page_uri": None, "previous_page_uri": None}
+    return {
+        "messages": [_resource(fake.account_sid, r) for r in found[:size]],
+        "page": 0,
+        "page_size": size,
+        "start": 0,
+        "end": max(0, min(size, len(found)) - 1),
+        "uri": uri,
+        "first_page_uri": uri,
+        "next_page_uri": None,
+        "previous_page_uri": None,
+    }
 
 
 def _resource(account_sid: str, record: Received) -> dict[str, object]:
     now = record.created
     return {
-        "sid": record.sid, "account_sid": account_sid, "to": record.form["To"],
-        "from": record.form.get("From"), "messaging_service_sid": record.form.get("MessagingServiceSid"),
-        "body": record.form["Body"], "status": "queued", "num_segments": "1", "num_media": "0",
-        "direction": "outbound-api", "api_version": "2010-04-01", "price": None, "price_unit": "USD",
-        "error_code": None, "error_message": None, "date_created": now, "date_updated": now, "date_sent": None,
-        "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{record.sid}.json", "subresource_uris": {},
+        "sid": record.sid,
+        "account_sid": account_sid,
+        "to": record.form["To"],
+        "from": record.form.get("From"),
+        "messaging_service_sid": record.form.get("MessagingServiceSid"),
+        "body": record.form["Body"],
+        "status": "queued",
+        "num_segments": "1",
+        "num_media": "0",
+        "direction": "outbound-api",
+        "api_version": "2010-04-01",
+        "price": None,
+        "price_unit": "USD",
+        "error_code": None,
+        "error_message": None,
+        "date_created": now,
+        "date_updated": now,
+        "date_sent": None,
+        "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{record.sid}.json",
+        "subresource_uris": {},
     }
 
 
@@ -340,20 +441,41 @@ def main() -> None:
     parser.add_argument("--error-format", choices=("legacy", "rfc9457"), default="legacy")
     parser.add_argument("--record", required=True)
     args = parser.parse_args()
-    fake = FakeTwilio(args.account_sid, args.auth_token, delay_s=args.delay_ms / 1000, error_format=args.error_format)
+    fake = FakeTwilio(
+        args.account_sid,
+        args.auth_token,
+        delay_s=args.delay_ms / 1000,
+        error_format=args.error_format,
+    )
     if args.error_rate or args.stall_rate or args.taken_stall_rate:
-        fake.set_fault_rates(error_rate=args.error_rate, stall_rate=args.stall_rate,
-                             taken_stall_rate=args.taken_stall_rate, stall_s=args.stall_s, seed=args.seed)
+        fake.set_fault_rates(
+            error_rate=args.error_rate,
+            stall_rate=args.stall_rate,
+            taken_stall_rate=args.taken_stall_rate,
+            stall_s=args.stall_s,
+            seed=args.seed,
+        )
     record_file = open(args.record, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
     original_accept = fake.accept
 
-    def accept_and_record(form: dict[str, str], arrived: float, peer: tuple[str, int] | None = None) -> Received:
+    def accept_and_record(
+        form: dict[str, str], arrived: float, peer: tuple[str, int] | None = None
+    ) -> Received:
         record = original_accept(form, arrived, peer)
         # Wall-clock arrival (other processes compare it with their own clocks), not "now":
         # the simulated delay has already passed by the time a message is accepted.
         wall = time.time() - (time.monotonic() - arrived)
-        record_file.write(json.dumps({"delivery_id": record.delivery_id, "sid": record.sid,
-                                      "to": form["To"], "arrived": wall}) + "\n")
+        record_file.write(
+            json.dumps(
+                {
+                    "delivery_id": record.delivery_id,
+                    "sid": record.sid,
+                    "to": form["To"],
+                    "arrived": wall,
+                }
+            )
+            + "\n"
+        )
         return record
 
     fake.accept = accept_and_record  # type: ignore[method-assign]

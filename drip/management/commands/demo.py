@@ -19,7 +19,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from drip import catalog, enrollment, sample
+from drip.catalog import versions as catalog
+from drip.demo import sample
+from drip.enrollment import service as enrollment
 from drip.models import Delivery, Enrollment, Infusion
 
 _IN_FLIGHT = (Delivery.Status.QUEUED, Delivery.Status.SENDING)
@@ -40,22 +42,32 @@ class Command(BaseCommand):
         now = self._start_time()
         enrolled = enrollment.enroll(
             enrollment.PatientInput(
-                first_name=sample.SAMPLE_FIRST_NAME, last_name="Rivera", email="alex@example.com",
-                phone="+12125550123", time_zone=sample.SAMPLE_ZONE, sms_consent=True,
-                email_consent=True, consent_method="written",
+                first_name=sample.SAMPLE_FIRST_NAME,
+                last_name="Rivera",
+                email="alex@example.com",
+                phone="+12125550123",
+                time_zone=sample.SAMPLE_ZONE,
+                sms_consent=True,
+                email_consent=True,
+                consent_method="written",
             ),
             sample.sample_infusion_times(now.date()),
-            now=now, actor="demo",
+            now=now,
+            actor="demo",
         )
-        self.say(f"Enrolled sample patient #{enrolled.patient_id} ({sample.SAMPLE_ZONE}); "
-                 f"{enrolled.deliveries.count()} messages planned.\n")
+        self.say(
+            f"Enrolled sample patient #{enrolled.patient_id} ({sample.SAMPLE_ZONE}); "
+            f"{enrolled.deliveries.count()} messages planned.\n"
+        )
         self._run_series(enrolled, now)
         self._summarize(enrolled, wallclock.monotonic() - started)
 
     def _start_time(self) -> datetime:
         from zoneinfo import ZoneInfo
 
-        local_now = datetime.now(ZoneInfo(sample.SAMPLE_ZONE)).replace(hour=11, minute=0, second=0, microsecond=0)
+        local_now = datetime.now(ZoneInfo(sample.SAMPLE_ZONE)).replace(
+            hour=11, minute=0, second=0, microsecond=0
+        )
         return local_now
 
     def _run_series(self, enrolled: Enrollment, now: datetime) -> None:
@@ -65,7 +77,9 @@ class Command(BaseCommand):
         from drip.tasks import dispatch_due
 
         app.conf.broker_transport_options = {"polling_interval": 0.01}
-        with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"):
+        with start_worker(
+            app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"
+        ):
             while (due := self._next_due(enrolled)) is not None:
                 now = max(now, due)
                 self._staff_actions(enrolled, now)
@@ -74,12 +88,16 @@ class Command(BaseCommand):
                 self._print_sent(enrolled, now)
 
     def _next_due(self, enrolled: Enrollment) -> datetime | None:
-        row = enrolled.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("due_at").first()
+        row = (
+            enrolled.deliveries.filter(status=Delivery.Status.SCHEDULED).order_by("due_at").first()
+        )
         return row.due_at if row else None
 
     def _staff_actions(self, enrolled: Enrollment, now: datetime) -> None:
         """What a clinic's staff would do as the series goes on."""
-        for infusion in enrolled.infusions.filter(status=Infusion.Status.SCHEDULED, starts_at__lte=now):
+        for infusion in enrolled.infusions.filter(
+            status=Infusion.Status.SCHEDULED, starts_at__lte=now
+        ):
             enrollment.mark_infusion(enrolled, infusion.number, "done", now=now, actor="demo-staff")
             self.say(f"  [staff] infusion {infusion.number} marked done")
             if infusion.number == 2:
@@ -107,11 +125,19 @@ class Command(BaseCommand):
         emails = [p.name for p in outbox.glob("*.eml")]
         sms_path = outbox / "sms.jsonl"
         sms_lines = sms_path.read_text().splitlines() if sms_path.exists() else []
-        in_outbox = sorted([f"email:{n}" for n in emails] + [
-            f"sms:{json.loads(line)['delivery_id']}" for line in sms_lines])
+        in_outbox = sorted(
+            [f"email:{n}" for n in emails]
+            + [f"sms:{json.loads(line)['delivery_id']}" for line in sms_lines]
+        )
         sent = enrolled.deliveries.filter(status=Delivery.Status.SENT)
-        expected = sorted(f"email:email-{d.pk}.eml" if d.channel == "email" else f"sms:{d.pk}" for d in sent)
-        verdict = "exactly the sent messages, once each" if in_outbox == expected else "MISMATCH with sent rows"
+        expected = sorted(
+            f"email:email-{d.pk}.eml" if d.channel == "email" else f"sms:{d.pk}" for d in sent
+        )
+        verdict = (
+            "exactly the sent messages, once each"
+            if in_outbox == expected
+            else "MISMATCH with sent rows"
+        )
         self.stdout.write("\nTimeline:")
         for entry in enrollment.timeline(enrolled):
             self.stdout.write(f"  {entry}")

@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from drip import library, preview, sample
+from drip.catalog import files as library
+from drip.core import preview
+from drip.core.planner import PatientPrefs
+from drip.core.schedule import Channel
+from drip.demo import sample
 from drip.errors import DripError
-from drip.planner import PatientPrefs
-from drip.schedule import Channel
 
 
 class Command(BaseCommand):
@@ -20,9 +22,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--schedule", default="ketamine-six-infusion")
-        parser.add_argument("--infusions", help='local times: "2026-12-01 09:00,2026-12-03 09:00,..."')
+        parser.add_argument(
+            "--infusions", help='local times: "2026-12-01 09:00,2026-12-03 09:00,..."'
+        )
         parser.add_argument("--tz", default=sample.SAMPLE_ZONE, help="patient's IANA time zone")
-        parser.add_argument("--render", action="store_true", help="also print every message as sent")
+        parser.add_argument(
+            "--render", action="store_true", help="also print every message as sent"
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -34,7 +40,9 @@ class Command(BaseCommand):
             schedules = library.load_schedules(settings.DRIP_SCHEDULES_DIR, messages)
             schedule = schedules.get(opts["schedule"])
             if schedule is None:
-                raise CommandError(f"--schedule: no schedule '{opts['schedule']}' (have: {', '.join(sorted(schedules))})")
+                raise CommandError(
+                    f"--schedule: no schedule '{opts['schedule']}' (have: {', '.join(sorted(schedules))})"
+                )
             times = (
                 sample.parse_infusion_times(opts["infusions"])
                 if opts["infusions"]
@@ -44,13 +52,19 @@ class Command(BaseCommand):
                 raise CommandError(f"--infusions: give 1 to {schedule.infusions} times")
             series = sample.series_from_local(times, opts["tz"])
             rows = preview.preview(
-                schedule, messages, series,
+                schedule,
+                messages,
+                series,
                 PatientPrefs(time_zone=opts["tz"], channels=frozenset(Channel)),
-                first_name=sample.SAMPLE_FIRST_NAME, clinic=settings.DRIP_CLINIC, now=series.enrolled_at,
+                first_name=sample.SAMPLE_FIRST_NAME,
+                clinic=settings.DRIP_CLINIC,
+                now=series.enrolled_at,
             )
         except DripError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"{schedule.title} — patient in {opts['tz']}, enrolled {series.enrolled_at:%Y-%m-%d %H:%M %Z}\n")
+        self.stdout.write(
+            f"{schedule.title} — patient in {opts['tz']}, enrolled {series.enrolled_at:%Y-%m-%d %H:%M %Z}\n"
+        )
         self.stdout.write(preview.format_table(rows))
         if opts["render"]:
             self.stdout.write("\n" + preview.format_rendered(rows))

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from drip import library
+from drip.catalog import files as library
 from drip.errors import DripError
 
 
@@ -32,10 +32,12 @@ class Command(BaseCommand):
             self.stderr.write(str(problem))
         if problems:
             raise CommandError(f"{len(problems)} problem(s) found")
-        self.stdout.write(f"ok: every schedule in {schedules_dir} and message in {messages_dir} is valid")
+        self.stdout.write(
+            f"ok: every schedule in {schedules_dir} and message in {messages_dir} is valid"
+        )
 
     def _publish(self, schedules_dir: Path, messages_dir: Path) -> None:
-        from drip import catalog
+        from drip.catalog import versions as catalog
 
         try:
             versions = catalog.publish_from_disk(schedules_dir, messages_dir, actor="cli")

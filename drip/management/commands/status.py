@@ -24,12 +24,24 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         now = timezone.now()
-        counts = dict(Delivery.objects.values_list("status").annotate(n=Count("id")).order_by("status"))
-        self.stdout.write("deliveries: " + ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else "deliveries: none")
-        stuck = Delivery.objects.filter(status=Delivery.Status.SENDING,
-                                        updated_at__lt=now - timedelta(minutes=opts["stuck_after_min"]))
-        self._list("unsettled (left 'sending'; check with the provider, never resent automatically)", stuck)
-        failed = Delivery.objects.filter(status=Delivery.Status.FAILED, updated_at__gte=now - timedelta(days=1))
+        counts = dict(
+            Delivery.objects.values_list("status").annotate(n=Count("id")).order_by("status")
+        )
+        self.stdout.write(
+            "deliveries: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+            if counts
+            else "deliveries: none"
+        )
+        stuck = Delivery.objects.filter(
+            status=Delivery.Status.SENDING,
+            updated_at__lt=now - timedelta(minutes=opts["stuck_after_min"]),
+        )
+        self._list(
+            "unsettled (left 'sending'; check with the provider, never resent automatically)", stuck
+        )
+        failed = Delivery.objects.filter(
+            status=Delivery.Status.FAILED, updated_at__gte=now - timedelta(days=1)
+        )
         self._list("failed in the last 24 h", failed)
 
     def _list(self, title: str, rows: Any) -> None:
@@ -37,5 +49,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{title}: {len(rows)}")
         for d in rows:
             why = " ".join(x for x in (d.error_code, d.error_text) if x)
-            self.stdout.write(f"  delivery #{d.pk} enrollment #{d.enrollment_id} {d.step_key}/{d.channel} "
-                              f"provider_id={d.provider_id or '-'} {why}".rstrip())
+            self.stdout.write(
+                f"  delivery #{d.pk} enrollment #{d.enrollment_id} {d.step_key}/{d.channel} "
+                f"provider_id={d.provider_id or '-'} {why}".rstrip()
+            )

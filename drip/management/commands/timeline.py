@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from drip.enrollment import timeline
+from drip.enrollment.service import timeline
 from drip.models import Enrollment
 
 
@@ -21,7 +21,9 @@ class Command(BaseCommand):
             enrollment = Enrollment.objects.select_related("patient").get(pk=opts["enrollment_id"])
         except Enrollment.DoesNotExist:
             raise CommandError(f"no enrollment #{opts['enrollment_id']}") from None
-        self.stdout.write(f"Enrollment #{enrollment.pk} ({enrollment.status}), patient #{enrollment.patient_id}, "
-                          f"{enrollment.patient.time_zone}")
+        self.stdout.write(
+            f"Enrollment #{enrollment.pk} ({enrollment.status}), patient #{enrollment.patient_id}, "
+            f"{enrollment.patient.time_zone}"
+        )
         for entry in timeline(enrollment):
             self.stdout.write(f"  {entry}")

@@ -1,0 +1,57 @@
+"""The dispatcher: claim due deliveries (scheduled -> queued) and recover lost claims.
+
+Claims are one statement each, safe with several dispatchers at once: PostgreSQL skips rows
+another dispatcher has locked (FOR UPDATE SKIP LOCKED); SQLite has one writer at a time and the
+status check in the UPDATE is the compare-and-set.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+_CLAIM_POSTGRES = """
+UPDATE drip_delivery SET status = 'queued', queued_at = %s, updated_at = %s
+WHERE id IN (
+    SELECT id FROM drip_delivery
+    WHERE status = 'scheduled' AND due_at <= %s
+    ORDER BY due_at LIMIT %s
+    FOR UPDATE SKIP LOCKED)
+RETURNING id
+"""
+_CLAIM_SQLITE = """
+UPDATE drip_delivery SET status = 'queued', queued_at = %s, updated_at = %s
+WHERE id IN (
+    SELECT id FROM drip_delivery
+    WHERE status = 'scheduled' AND due_at <= %s
+    ORDER BY due_at LIMIT %s)
+AND status = 'scheduled'
+RETURNING id
+"""
+
+
+def claim_due(now: datetime, *, limit: int) -> list[int]:
+    """Move up to ``limit`` due rows to queued; return their ids (oldest due first)."""
+    sql = _CLAIM_POSTGRES if connection.vendor == "postgresql" else _CLAIM_SQLITE
+    at = connection.ops.adapt_datetimefield_value(now)  # SQLite compares UTC text
+    with transaction.atomic(), connection.cursor() as cursor:
+        stamp = connection.ops.adapt_datetimefield_value(
+            timezone.now()
+        )  # wall clock, like auto_now
+        cursor.execute(sql, [at, stamp, at, limit])
+        return sorted(row[0] for row in cursor.fetchall())
+
+
+def recover_stale(now: datetime, *, lease_s: float) -> int:
+    """Queued rows whose task never ran (worker killed, broker restarted) go back to scheduled.
+
+    Safe because nothing was sent yet: a worker moves a row to 'sending' before its provider call,
+    and only from 'queued'.
+    """
+    from drip.models import Delivery
+
+    return Delivery.objects.filter(
+        status=Delivery.Status.QUEUED, queued_at__lt=now - timedelta(seconds=lease_s)
+    ).update(status=Delivery.Status.SCHEDULED, queued_at=None)

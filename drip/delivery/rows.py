@@ -1,0 +1,237 @@
+"""The sender's side of the database: claim deliveries for sending with what their checks and
+messages need, and write back how each ended, a few statements per group of rows (DESIGN §4).
+
+Plain SQL, not the ORM, because this is the hot path of every message: loading 100 rows as
+Django models (three per row with select_related) and writing them back through per-field
+preparation was a third of a worker's time. Ids travel as one array parameter
+(``= ANY(%s)``) on PostgreSQL, so the statement text stays the same whatever the batch size.
+Every write is a compare-and-set on ``status``: a repeated or late write changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """The patient as the sender needs them: contact, consent, opt-outs, time zone."""
+
+    id: int
+    first_name: str
+    email: str
+    phone: str
+    time_zone: str
+    sms_consent: bool
+    email_consent: bool
+    sms_opted_out_at: datetime | None
+    email_opted_out_at: datetime | None
+
+
+@dataclass(slots=True)
+class Row:
+    """A delivery claimed for sending (status 'sending'), its enrollment's state and patient.
+    The sender sets the outcome fields; :func:`finish` writes them."""
+
+    id: int
+    enrollment_id: int
+    step_key: str
+    channel: str
+    message_key: str
+    anchor_infusion: int | None
+    due_at: datetime
+    attempts: int
+    status: str
+    skip_reason: str
+    provider_id: str
+    error_code: str
+    error_text: str
+    sent_at: datetime | None
+    enrollment_status: str
+    schedule_version_id: int
+    patient: Recipient
+
+
+@dataclass(frozen=True, slots=True)
+class InfusionState:
+    number: int
+    starts_at: datetime
+    status: str
+
+
+_DELIVERY = (
+    "d.id, d.enrollment_id, d.step_key, d.channel, d.message_key, d.anchor_infusion, d.due_at, "
+    "d.attempts, d.status, d.skip_reason, d.provider_id, d.error_code, d.error_text, d.sent_at"
+)
+_OWNER = (
+    "e.status, e.schedule_version_id, p.id, p.first_name, p.email, p.phone, p.time_zone, "
+    "p.sms_consent, p.email_consent, p.sms_opted_out_at, p.email_opted_out_at"
+)
+
+# PostgreSQL: claim and load in one statement (a data-modifying CTE).
+_CLAIM_POSTGRES = f"""
+WITH d AS (
+    UPDATE drip_delivery SET status = 'sending', attempts = attempts + 1, queued_at = NULL, updated_at = %s
+    WHERE id = ANY(%s) AND status = 'queued'
+    RETURNING *)
+SELECT {_DELIVERY}, {_OWNER}
+FROM d JOIN drip_enrollment e ON e.id = d.enrollment_id JOIN drip_patient p ON p.id = e.patient_id
+"""
+# SQLite allows no UPDATE inside WITH: claim, then load what was won.
+_CLAIM_SQLITE = (
+    "UPDATE drip_delivery SET status = 'sending', attempts = attempts + 1, queued_at = NULL, "
+    "updated_at = %s WHERE id IN ({ids}) AND status = 'queued' RETURNING id"
+)
+_LOAD_SQLITE = f"""
+SELECT {_DELIVERY}, {_OWNER}
+FROM drip_delivery d JOIN drip_enrollment e ON e.id = d.enrollment_id JOIN drip_patient p ON p.id = e.patient_id
+WHERE d.id IN ({{ids}})
+"""
+
+_FINISH_COLUMNS = (
+    "status",
+    "skip_reason",
+    "attempts",
+    "due_at",
+    "provider_id",
+    "sent_at",
+    "error_code",
+    "error_text",
+)
+_FINISH_POSTGRES = """
+UPDATE drip_delivery AS d SET status = v.status, skip_reason = v.skip_reason, attempts = v.attempts,
+    due_at = v.due_at, provider_id = v.provider_id, sent_at = v.sent_at, error_code = v.error_code,
+    error_text = v.error_text, queued_at = NULL, updated_at = %s
+FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::smallint[], %s::timestamptz[], %s::varchar[],
+            %s::timestamptz[], %s::varchar[], %s::varchar[])
+    AS v(id, status, skip_reason, attempts, due_at, provider_id, sent_at, error_code, error_text)
+WHERE d.id = v.id AND d.status = 'sending'
+"""
+_FINISH_SQLITE = (
+    "UPDATE drip_delivery SET status = %s, skip_reason = %s, attempts = %s, due_at = %s, provider_id = %s, "
+    "sent_at = %s, error_code = %s, error_text = %s, queued_at = NULL, updated_at = %s "
+    "WHERE id = %s AND status = 'sending'"
+)
+
+
+def claim(ids: Sequence[int]) -> list[Row]:
+    """queued -> sending (attempts + 1, lease cleared) for the rows still queued; returns only the
+    rows won, with their enrollment's state and patient."""
+    if not ids:
+        return []
+    stamp = _db_time(timezone.now())
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(_CLAIM_POSTGRES, [stamp, list(ids)])
+        else:
+            cursor.execute(_CLAIM_SQLITE.format(ids=_marks(ids)), [stamp, *ids])
+            won = [r[0] for r in cursor.fetchall()]
+            if not won:
+                return []
+            cursor.execute(_LOAD_SQLITE.format(ids=_marks(won)), won)
+        return [_row(r) for r in cursor.fetchall()]
+
+
+def infusions_of(enrollment_ids: set[int]) -> dict[int, dict[int, InfusionState]]:
+    """Each enrollment's infusions by number (an enrollment with none maps to {})."""
+    found: dict[int, dict[int, InfusionState]] = {e: {} for e in enrollment_ids}
+    if not found:
+        return found
+    ids = list(found)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            where, params = "enrollment_id = ANY(%s)", [ids]
+        else:
+            where, params = f"enrollment_id IN ({_marks(ids)})", ids
+        cursor.execute(
+            f"SELECT enrollment_id, number, starts_at, status FROM drip_infusion WHERE {where}",
+            params,
+        )
+        for enrollment_id, number, starts_at, status in cursor.fetchall():
+            found[enrollment_id][number] = InfusionState(number, _aware(starts_at), status)
+    return found
+
+
+def finish(rows: Sequence[Row]) -> None:
+    """Write each row's status and outcome fields (and clear its lease), in one statement; only
+    rows still 'sending' change (compare-and-set)."""
+    if not rows:
+        return
+    stamp = _db_time(timezone.now())
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            columns = [
+                [r.id for r in rows],
+                *([getattr(r, c) for r in rows] for c in _FINISH_COLUMNS),
+            ]
+            cursor.execute(_FINISH_POSTGRES, [stamp, *columns])
+        else:
+            cursor.executemany(
+                _FINISH_SQLITE,
+                [
+                    [
+                        r.status,
+                        r.skip_reason,
+                        r.attempts,
+                        _db_time(r.due_at),
+                        r.provider_id,
+                        _db_time(r.sent_at),
+                        r.error_code,
+                        r.error_text,
+                        stamp,
+                        r.id,
+                    ]
+                    for r in rows
+                ],
+            )
+
+
+def _row(r: tuple) -> Row:  # type: ignore[type-arg]
+    patient = Recipient(
+        r[16], r[17], r[18], r[19], r[20], bool(r[21]), bool(r[22]), _aware(r[23]), _aware(r[24])
+    )
+    return Row(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        _aware(r[6]),
+        r[7],
+        r[8],
+        r[9],
+        r[10],
+        r[11],
+        r[12],  # type: ignore[arg-type]
+        _aware(r[13]),
+        r[14],
+        r[15],
+        patient,
+    )
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """PostgreSQL returns aware datetimes; SQLite the UTC text Django stored."""
+    if value is None or isinstance(value, datetime) and value.tzinfo is not None:
+        return value
+    parsed = value if isinstance(value, datetime) else parse_datetime(value)
+    return parsed.replace(tzinfo=UTC) if parsed is not None else None
+
+
+def _db_time(value: datetime | None) -> object:
+    return (
+        connection.ops.adapt_datetimefield_value(value)
+        if connection.vendor != "postgresql"
+        else value
+    )
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join(["%s"] * len(values))

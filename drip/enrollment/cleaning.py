@@ -1,0 +1,123 @@
+"""Checks on what staff type in, before anything is saved. Each error names its field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, available_timezones
+
+import phonenumbers
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from drip.errors import EnrollmentError
+
+
+@dataclass(frozen=True)
+class PatientInput:
+    first_name: str
+    last_name: str
+    email: str
+    phone: str
+    time_zone: str
+    sms_consent: bool
+    email_consent: bool
+    consent_method: str = "written"
+
+
+def clean_patient(p: PatientInput) -> PatientInput:
+    """A copy with the phone in E.164 and whitespace trimmed; raises EnrollmentError(field)."""
+    if not p.first_name.strip():
+        raise EnrollmentError("first_name", "is required")
+    zone = p.time_zone.strip()
+    if zone not in _zones():
+        raise EnrollmentError(
+            "time_zone", f"'{zone}' is not an IANA time zone such as America/New_York"
+        )
+    email = p.email.strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise EnrollmentError("email", "is not a valid email address") from None
+    phone = clean_phone(p.phone) if p.phone.strip() else ""
+    if p.sms_consent and not phone:
+        raise EnrollmentError("phone", "SMS consent needs a phone number")
+    if p.email_consent and not email:
+        raise EnrollmentError("email", "email consent needs an email address")
+    if not (p.sms_consent or p.email_consent):
+        raise EnrollmentError("consent", "the patient has not consented to email or SMS")
+    if p.consent_method not in _CONSENT_METHODS:
+        raise EnrollmentError(
+            "consent_method", f"'{p.consent_method}' is not one of {', '.join(_CONSENT_METHODS)}"
+        )
+    return PatientInput(
+        p.first_name.strip(),
+        p.last_name.strip(),
+        email,
+        phone,
+        zone,
+        p.sms_consent,
+        p.email_consent,
+        p.consent_method,
+    )
+
+
+def clean_phone(text: str, region: str = "US") -> str:
+    """E.164 form of a valid phone number; raises EnrollmentError("phone")."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise EnrollmentError("phone", "is not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise EnrollmentError("phone", "is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_infusions(times: Sequence[datetime], time_zone: str, series_size: int) -> list[datetime]:
+    """Aware instants, strictly increasing, 1..series_size of them. Naive = patient's local time."""
+    if not times:
+        raise EnrollmentError("infusions", "give at least the first infusion's date and time")
+    if len(times) > series_size:
+        raise EnrollmentError(
+            "infusions", f"{len(times)} infusions given; this schedule has {series_size}"
+        )
+    aware = [local_instant(t, time_zone) for t in times]
+    for number, (earlier, later) in enumerate(zip(aware, aware[1:], strict=False), start=2):
+        if later <= earlier:
+            raise EnrollmentError(
+                "infusions", f"infusion {number} is not after infusion {number - 1}"
+            )
+    return aware
+
+
+def local_instant(t: datetime, time_zone: str) -> datetime:
+    """Aware ``t`` as is; naive ``t`` read as wall time in ``time_zone`` (DST: fold=0, so an
+    ambiguous time is the first one and a time in the spring-forward gap moves forward)."""
+    return t if t.tzinfo else t.replace(tzinfo=ZoneInfo(time_zone), fold=0)
+
+
+def check_fits(number: int, starts_at: datetime, others: Mapping[int, datetime]) -> None:
+    """Infusion ``number`` at ``starts_at`` must come after infusion number-1 and before number+1."""
+    before, after = others.get(number - 1), others.get(number + 1)
+    if before is not None and starts_at <= before:
+        raise EnrollmentError(
+            "starts_at", f"infusion {number} would come before infusion {number - 1}"
+        )
+    if after is not None and starts_at >= after:
+        raise EnrollmentError(
+            "starts_at", f"infusion {number} would come after infusion {number + 1}"
+        )
+
+
+def _zones() -> set[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = available_timezones()
+    return _ZONES
+
+
+_ZONES: set[str] | None = None
+# ConsentRecord.Method values staff may record at enrollment (the others are patient actions).
+_CONSENT_METHODS = ("written", "verbal", "web")

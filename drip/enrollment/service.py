@@ -1,0 +1,363 @@
+"""The enrollment service: enroll, move or cancel infusions, pause, resume, end, opt out.
+
+Every function takes ``now`` and ``actor``, runs in one transaction, writes an AuditEvent
+(ids and event names only) and re-plans the enrollment's pending deliveries. Rows that were
+sent (or are being sent) never change.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from django.db import transaction
+
+from drip.catalog import versions as catalog
+from drip.core.planner import (
+    InfusionSlot,
+    InfusionStatus,
+    PatientPrefs,
+    PlannedDelivery,
+    Series,
+    SkipReason,
+    plan,
+)
+from drip.core.schedule import Channel
+from drip.enrollment.cleaning import (
+    PatientInput,
+    check_fits,
+    clean_infusions,
+    clean_patient,
+    local_instant,
+)
+from drip.enrollment.timeline import TimelineEntry, timeline
+from drip.errors import EnrollmentError, ScheduleError
+from drip.models import AuditEvent, ConsentRecord, Delivery, Enrollment, Infusion, Patient
+
+__all__ = [
+    "PatientInput",
+    "enroll",
+    "move_infusion",
+    "mark_infusion",
+    "add_infusion",
+    "pause",
+    "resume",
+    "end",
+    "record_opt_out",
+    "record_opt_in",
+    "replan",
+    "timeline",
+    "TimelineEntry",
+    "ReplanResult",
+]
+
+S, E = Delivery.Status, Enrollment.Status
+# An enrollment not active skips every pending row for this reason.
+_NOT_ACTIVE = {
+    E.ENDED: SkipReason.ENROLLMENT_ENDED,
+    E.COMPLETED: SkipReason.ENROLLMENT_ENDED,
+    E.PAUSED: SkipReason.PAUSED,
+}
+# target status: the statuses it may be reached from
+_TRANSITIONS = {E.PAUSED: {E.ACTIVE}, E.ACTIVE: {E.PAUSED}, E.ENDED: {E.ACTIVE, E.PAUSED}}
+
+
+@dataclass(frozen=True)
+class ReplanResult:
+    """How many delivery rows one replan created, re-timed (or revived), skipped, left alone."""
+
+    created: int
+    retimed: int
+    skipped: int
+    unchanged: int
+
+
+def enroll(
+    patient: PatientInput,
+    infusions: Sequence[datetime],
+    *,
+    schedule: str = "ketamine-six-infusion",
+    now: datetime,
+    actor: str,
+) -> Enrollment:
+    """Create the patient, their consent records, the enrollment and its infusions; plan it all.
+
+    Everything is checked first; on any EnrollmentError nothing is saved.
+    """
+    clean = clean_patient(patient)
+    version = catalog.latest_version(schedule)
+    try:
+        size = catalog.schedule_of(version).infusions
+    except ScheduleError as error:
+        raise EnrollmentError(
+            "schedule", f"version {version.version} of '{schedule}' does not validate: {error}"
+        ) from None
+    times = clean_infusions(infusions, clean.time_zone, size)
+    with transaction.atomic():
+        row = _create_patient(clean, now, actor)
+        enrollment = Enrollment.objects.create(
+            patient=row, schedule_version=version, enrolled_at=now
+        )
+        Infusion.objects.bulk_create(
+            Infusion(enrollment=enrollment, number=i + 1, starts_at=t) for i, t in enumerate(times)
+        )
+        _audit(
+            enrollment, "enrolled", now, actor, infusions=len(times), schedule_version=version.pk
+        )
+        replan(enrollment, now=now)
+    return enrollment
+
+
+def _create_patient(clean: PatientInput, now: datetime, actor: str) -> Patient:
+    fields = {k: v for k, v in vars(clean).items() if k != "consent_method"}
+    patient = Patient.objects.create(**fields)
+    ConsentRecord.objects.bulk_create(
+        ConsentRecord(
+            patient=patient,
+            channel=channel,
+            granted=True,
+            method=clean.consent_method,
+            recorded_by=actor,
+            recorded_at=now,
+        )
+        for channel in Channel
+        if getattr(clean, f"{channel.value}_consent")
+    )
+    return patient
+
+
+def move_infusion(
+    enrollment: Enrollment, number: int, starts_at: datetime, *, now: datetime, actor: str
+) -> None:
+    """Move infusion ``number``; its pending messages are re-timed, sent ones stay as they were."""
+    with transaction.atomic():
+        infusion = _infusion(enrollment, number)
+        aware = local_instant(starts_at, enrollment.patient.time_zone)
+        check_fits(
+            number,
+            aware,
+            {i.number: i.starts_at for i in enrollment.infusions.exclude(number=number)},
+        )
+        infusion.starts_at = aware
+        infusion.save(update_fields=["starts_at"])
+        _audit(enrollment, "infusion_moved", now, actor, infusion=number)
+        replan(enrollment, now=now)
+
+
+def mark_infusion(
+    enrollment: Enrollment, number: int, status: str, *, now: datetime, actor: str
+) -> None:
+    """Mark infusion ``number`` done or cancelled (cancelling skips its messages)."""
+    if status not in (Infusion.Status.DONE, Infusion.Status.CANCELLED, Infusion.Status.SCHEDULED):
+        raise EnrollmentError("status", f"'{status}' is not one of done, cancelled, scheduled")
+    with transaction.atomic():
+        infusion = _infusion(enrollment, number)
+        infusion.status = status
+        infusion.save(update_fields=["status"])
+        _audit(enrollment, f"infusion_{status}", now, actor, infusion=number)
+        replan(enrollment, now=now)
+
+
+def add_infusion(
+    enrollment: Enrollment, starts_at: datetime, *, now: datetime, actor: str
+) -> Infusion:
+    """Add the next infusion of the series (for dates booked after enrollment)."""
+    with transaction.atomic():
+        size = catalog.schedule_of(enrollment.schedule_version).infusions
+        existing = list(enrollment.infusions.order_by("number"))
+        if len(existing) >= size:
+            raise EnrollmentError("infusions", f"the series already has all {size} infusions")
+        aware = local_instant(starts_at, enrollment.patient.time_zone)
+        check_fits(len(existing) + 1, aware, {i.number: i.starts_at for i in existing})
+        infusion = Infusion.objects.create(
+            enrollment=enrollment, number=len(existing) + 1, starts_at=aware
+        )
+        _audit(enrollment, "infusion_added", now, actor, infusion=infusion.number)
+        replan(enrollment, now=now)
+    return infusion
+
+
+def pause(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
+    """Stop sending for now: every pending message is skipped ``paused``."""
+    _set_status(enrollment, E.PAUSED, "paused", now, actor)
+
+
+def resume(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
+    """Resume: future messages come back; ones that passed while paused are skipped too_late."""
+    _set_status(enrollment, E.ACTIVE, "resumed", now, actor)
+
+
+def end(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
+    """End the series for good: every pending message is skipped ``enrollment_ended``."""
+    _set_status(enrollment, E.ENDED, "ended", now, actor)
+
+
+def _set_status(enrollment: Enrollment, status: str, event: str, now: datetime, actor: str) -> None:
+    with transaction.atomic():
+        current = Enrollment.objects.select_for_update().get(pk=enrollment.pk).status
+        if current == status:
+            return  # already there: idempotent, no second audit event
+        if current not in _TRANSITIONS[status]:
+            raise EnrollmentError("status", f"an enrollment that is {current} cannot be {event}")
+        enrollment.status = status
+        enrollment.ended_at = now if status == E.ENDED else None
+        enrollment.save(update_fields=["status", "ended_at"])
+        _audit(enrollment, event, now, actor)
+        replan(enrollment, now=now)
+
+
+def record_opt_out(
+    patient: Patient, channel: str, *, now: datetime, method: str, actor: str
+) -> None:
+    """The patient (STOP, unsubscribe link) or provider (21610) opted out: skip pending on that channel."""
+    _set_opt_out(patient, channel, now, now=now, method=method, actor=actor)
+
+
+def record_opt_in(
+    patient: Patient, channel: str, *, now: datetime, method: str, actor: str
+) -> None:
+    """The patient opted back in (START): future messages on that channel come back."""
+    _set_opt_out(patient, channel, None, now=now, method=method, actor=actor)
+
+
+def _set_opt_out(
+    patient: Patient,
+    channel: str,
+    value: datetime | None,
+    *,
+    now: datetime,
+    method: str,
+    actor: str,
+) -> None:
+    if channel not in {c.value for c in Channel}:
+        raise EnrollmentError("channel", f"'{channel}' is not one of email, sms")
+    field = f"{channel}_opted_out_at"
+    with transaction.atomic():
+        updated = Patient.objects.filter(
+            pk=patient.pk, **{f"{field}__isnull": value is not None}
+        ).update(**{field: value})
+        patient.refresh_from_db(fields=[field])
+        if not updated:
+            return  # already in that state: idempotent, no second record
+        ConsentRecord.objects.create(
+            patient=patient,
+            channel=channel,
+            granted=value is None,
+            method=method,
+            recorded_by=actor,
+            recorded_at=now,
+        )
+        enrollments = list(patient.enrollments.exclude(status__in=(E.ENDED, E.COMPLETED)))
+        AuditEvent.objects.create(
+            at=now,
+            actor=actor,
+            event="opted_out" if value else "opted_in",
+            patient=patient,
+            detail={
+                "channel": channel,
+                "method": method,
+                "enrollments": [e.pk for e in enrollments],
+            },
+        )
+        for enrollment in enrollments:
+            replan(enrollment, now=now)
+
+
+def replan(enrollment: Enrollment, *, now: datetime) -> ReplanResult:
+    """Bring the enrollment's pending deliveries in line with its current state (in the caller's
+    transaction). Planning twice creates nothing new; sent rows are never touched."""
+    enrollment.refresh_from_db()
+    planned = {(p.step_key, p.channel.value): _row_fields(p) for p in _plan(enrollment, now)}
+    existing = {(d.step_key, d.channel): d for d in enrollment.deliveries.all()}
+    for key, row in existing.items():
+        if key not in planned and row.status in Delivery.PENDING:
+            # The step's anchor is gone (every infusion cancelled): nothing left to time it from.
+            planned[key] = {"status": S.SKIPPED, "skip_reason": SkipReason.INFUSION_CANCELLED.value}
+    created = [
+        Delivery(enrollment=enrollment, step_key=step, channel=channel, **fields)
+        for (step, channel), fields in planned.items()
+        if (step, channel) not in existing
+    ]
+    Delivery.objects.bulk_create(created)
+    outcomes = Counter(
+        _reconcile(existing[key], fields) for key, fields in planned.items() if key in existing
+    )
+    return ReplanResult(
+        len(created), outcomes["retimed"], outcomes["skipped"], outcomes["unchanged"]
+    )
+
+
+def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
+    if row.attempts and fields["status"] == S.SCHEDULED:
+        # Waiting to retry after a transient error: replanning must not skip the backoff.
+        fields = {**fields, "due_at": max(fields["due_at"], row.due_at)}
+    # A queued row is a scheduled row the dispatcher has handed on: the same plan.
+    status = S.SCHEDULED if row.status == S.QUEUED else row.status
+    same = status == fields["status"] and all(
+        getattr(row, k) == v for k, v in fields.items() if k != "status"
+    )
+    if row.status not in Delivery.PENDING or same:
+        return "unchanged"
+    # Compare-and-set: a row a worker has just claimed for sending is left alone.
+    if not Delivery.objects.filter(pk=row.pk, status__in=Delivery.PENDING).update(
+        queued_at=None, **fields
+    ):
+        return "unchanged"
+    return "skipped" if fields["status"] == S.SKIPPED else "retimed"
+
+
+def _plan(enrollment: Enrollment, now: datetime) -> list[PlannedDelivery]:
+    patient = enrollment.patient
+    schedule = catalog.schedule_of(enrollment.schedule_version)
+    slots = tuple(
+        InfusionSlot(i.number, i.starts_at, InfusionStatus(i.status))
+        for i in enrollment.infusions.all()
+    )
+    prefs = PatientPrefs(patient.time_zone, frozenset(c for c in Channel if _may_send(patient, c)))
+    planned = plan(schedule, Series(enrollment.enrolled_at, slots), prefs, now)
+    return [_adjust(p, patient, enrollment.status) for p in planned]
+
+
+def _may_send(patient: Patient, channel: Channel) -> bool:
+    consent = getattr(patient, f"{channel.value}_consent")
+    return bool(consent) and getattr(patient, f"{channel.value}_opted_out_at") is None
+
+
+def _adjust(p: PlannedDelivery, patient: Patient, status: str) -> PlannedDelivery:
+    if status in _NOT_ACTIVE:
+        return replace(p, skip_reason=_NOT_ACTIVE[status])
+    if p.skip_reason is SkipReason.NO_CONSENT and getattr(
+        patient, f"{p.channel.value}_opted_out_at"
+    ):
+        return replace(p, skip_reason=SkipReason.OPTED_OUT)
+    return p
+
+
+def _row_fields(p: PlannedDelivery) -> dict[str, object]:
+    return {
+        "due_at": p.due_at,
+        "status": S.SKIPPED if p.skip_reason else S.SCHEDULED,
+        "skip_reason": p.skip_reason.value if p.skip_reason else "",
+        "anchor_infusion": p.anchor_infusion,
+        "message_key": p.message,
+    }
+
+
+def _infusion(enrollment: Enrollment, number: int) -> Infusion:
+    try:
+        return enrollment.infusions.select_for_update().get(number=number)
+    except Infusion.DoesNotExist:
+        raise EnrollmentError("infusion", f"this series has no infusion {number}") from None
+
+
+def _audit(enrollment: Enrollment, event: str, now: datetime, actor: str, **detail: object) -> None:
+    AuditEvent.objects.create(
+        at=now,
+        actor=actor,
+        event=event,
+        patient_id=enrollment.patient_id,
+        enrollment=enrollment,
+        detail=detail,
+    )
