@@ -164,3 +164,23 @@ def _enforce_non_default_secrets() -> None:
 
 
 _enforce_non_default_secrets()
+
+# --- crisis route and lock-screen name (issue 10) ----------------------------------------------
+# Every email's footer carries this; the last emails of a series say it in the body too. US
+# default; a clinic elsewhere sets its own lines. Empty is refused: no email goes out without it.
+DRIP_CRISIS_TEXT = _env(
+    "DRIP_CRISIS_TEXT",
+    "If you are thinking of harming yourself, call or text 988 (the Suicide & Crisis Lifeline, "
+    "open 24/7). In an emergency, call 911. This email address and our phone line are not "
+    "watched around the clock.",
+).strip()
+if not DRIP_CRISIS_TEXT:
+    raise ConfigError("DRIP_CRISIS_TEXT is empty; every email must say where to turn in a crisis")
+# The name texts show on a lock screen; set it when the clinic's name says what it treats.
+DRIP_CLINIC_SMS_NAME = _env("DRIP_CLINIC_SMS_NAME", DRIP_CLINIC["clinic_name"])
+DRIP_CLINIC.update(crisis_text=DRIP_CRISIS_TEXT, clinic_sms_name=DRIP_CLINIC_SMS_NAME)
+
+# --- guardrails at `drip schedules validate` and `publish` ---------------------------------------
+DRIP_EMAIL_MAX_WORDS = int(_env("DRIP_EMAIL_MAX_WORDS", "250"))
+DRIP_READING_GRADE_MAX = float(_env("DRIP_READING_GRADE_MAX", "8"))  # a warning above it
+DRIP_SMS_ALLOW_UCS2 = _env("DRIP_SMS_ALLOW_UCS2", "0") == "1"  # else every text must be GSM-7

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from email import message_from_bytes, policy
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,3 +33,8 @@ def test_the_demo_sends_every_planned_message_exactly_once(tmp_path):
     assert len(sms_ids) == len(set(sms_ids)) == 11
     assert len(emails) == 11 and not any("again" in name for name in emails)
     assert "Deliveries: {'sent': 22}" in result.stdout
+    for path in outbox.glob("*.eml"):  # as sent: every email, both parts, carries the crisis route
+        mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+        for part in ("plain", "html"):
+            body = mail.get_body((part,))
+            assert body is not None and "call or text 988" in body.get_content(), (path.name, part)
