@@ -141,6 +141,9 @@ DRIP_SEND_CONCURRENCY = int(
     _env("DRIP_SEND_CONCURRENCY", "100")
 )  # provider calls in flight per task
 DRIP_QUEUED_LEASE_S = float(_env("DRIP_QUEUED_LEASE_S", "300"))
+# A row 'sending' this long lost its worker: SMS are settled by asking Twilio, emails listed for
+# staff. Far above TWILIO_TIMEOUT_S, so a live worker's call is never looked up mid-flight.
+DRIP_SENDING_LEASE_S = float(_env("DRIP_SENDING_LEASE_S", "600"))
 DRIP_MAX_ATTEMPTS = int(_env("DRIP_MAX_ATTEMPTS", "6"))
 DRIP_RETRY_BASE_S = float(_env("DRIP_RETRY_BASE_S", "30"))
 DRIP_RETRY_MAX_S = float(_env("DRIP_RETRY_MAX_S", "3600"))

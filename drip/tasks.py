@@ -18,11 +18,12 @@ def _now(as_of: str | None) -> datetime:
 @app.task(name="drip.dispatch_due")
 def dispatch_due(as_of: str | None = None) -> int:
     """Claim every due delivery and enqueue sends, DRIP_SEND_BATCH ids per task."""
-    from drip.delivery.dispatch import claim_due, recover_stale
+    from drip.delivery.dispatch import claim_due, recover_stale, settle_stranded_sms
     from drip.inbound.alerts import alert_ids_due
 
     now = _now(as_of)
     recover_stale(now, lease_s=settings.DRIP_QUEUED_LEASE_S)
+    settle_stranded_sms(now, lease_s=settings.DRIP_SENDING_LEASE_S)
     for alert_id in alert_ids_due(now):  # alerts whose first enqueue failed (broker down)
         send_alert.delay(alert_id, as_of)
     total = 0

@@ -58,9 +58,14 @@ def _signed_by_twilio(request: HttpRequest) -> bool:
 
 
 def _enqueue_alert(alert_id: int) -> None:
+    from drip.celery import app
     from drip.tasks import send_alert
 
+    # One connection that does not retry (kombu's default retries a refused connection for
+    # seconds): the patient's answer must not wait for a broker that is down.
+    options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
     try:
-        send_alert.apply_async((alert_id,), retry=False)  # fail fast: the tick is the fallback
+        with app.connection_for_write(transport_options=options) as connection:
+            send_alert.apply_async((alert_id,), retry=False, connection=connection)
     except Exception:  # any broker failure: the notice rows are safe in the database
         log.warning("alert.enqueue_failed alert_id=%s", alert_id)

@@ -33,12 +33,17 @@ def inbound_settings(settings):
 def broker_down():
     """No broker listens here: the reply must not depend on it, and alerts must wait safely."""
     previous = app.conf.broker_url
+    _forget_connections()
     app.conf.broker_url = "redis://127.0.0.1:9/0"
-    app.pool.force_close_all()
-    app._pool = None
     yield
+    _forget_connections()
     app.conf.broker_url = previous
+
+
+def _forget_connections():
+    # Celery caches its connection and producer pools for the broker URL it first used.
     app._pool = None
+    app.amqp._producer_pool = None
 
 
 def post(body, sid="SM" + "1" * 32, from_=PATIENT_PHONE, token=TOKEN, base=BASE, tamper=None):
