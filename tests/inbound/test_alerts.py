@@ -83,6 +83,7 @@ def test_a_notice_stranded_in_sending_by_a_killed_worker_comes_back_after_the_le
     assert AlertNotice.objects.get(channel="sms").status == N.PENDING
 
 
+@pytest.mark.django_db(transaction=True)  # a task run closes a connection left in a transaction
 def test_the_dispatcher_tick_sends_alerts_the_webhook_could_not_enqueue(now, settings, tmp_path):
     settings.DRIP_OUTBOX_DIR = tmp_path
     settings.DRIP_CHANNELS = "outbox"
