@@ -54,6 +54,25 @@ class Patient(models.Model):
         return f"Patient #{self.pk}"
 
 
+class ConsentText(models.Model):
+    """The consent wording shown at enrollment, per channel, versioned: a change of wording is a
+    new version, and each ConsentRecord points at the version the patient agreed to."""
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "version"], name="consent_text_unique")
+        ]
+        ordering = ["channel", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} consent v{self.version}"
+
+
 class ConsentRecord(models.Model):
     """Who recorded consent (or its withdrawal) for a channel, when and how. Latest row wins."""
 
@@ -71,6 +90,10 @@ class ConsentRecord(models.Model):
     method = models.CharField(max_length=20, choices=Method.choices)
     recorded_by = models.CharField(max_length=150)
     recorded_at = models.DateTimeField()
+    # The wording agreed to (grants at enrollment); null for withdrawals and older records.
+    consent_text = models.ForeignKey(
+        ConsentText, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["patient", "channel", "-recorded_at"])]
@@ -193,3 +216,95 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} by {self.actor}"
+
+
+class InboundMessage(models.Model):
+    """One SMS a patient (or an unknown number) sent us, and the reply we gave in the webhook's
+    own response, if any. ``message_sid`` is unique: a replayed webhook finds its row."""
+
+    class Kind(models.TextChoices):
+        CRISIS = "crisis", "Crisis"
+        STOP = "stop", "Opt-out"
+        START = "start", "Opt-in"
+        HELP = "help", "Help"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        UNREAD = "unread", "Unread"
+        HANDLED = "handled", "Handled"
+
+    message_sid = models.CharField(max_length=64, unique=True)
+    patient = models.ForeignKey(
+        Patient, null=True, blank=True, on_delete=models.CASCADE, related_name="inbound"
+    )
+    from_phone = models.CharField(max_length=20, help_text="kept for unknown senders; never logged")
+    body = models.TextField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNREAD)
+    assigned_to = models.CharField(max_length=150, blank=True)
+    handled_by = models.CharField(max_length=150, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    reply_reason = models.CharField(max_length=20, blank=True)  # e.g. help, opt_out, auto_reply
+    reply_body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["status", "-received_at"]),
+            models.Index(fields=["from_phone", "reply_reason", "-received_at"]),
+        ]
+
+    def __str__(self) -> str:  # no body, no number
+        return f"Inbound #{self.pk} {self.kind}"
+
+
+class Alert(models.Model):
+    """An urgent reply raised to staff (one per inbound message: the unique key makes a replayed
+    webhook a no-op). Shown on every staff page until someone acknowledges it."""
+
+    inbound = models.OneToOneField(InboundMessage, on_delete=models.CASCADE, related_name="alert")
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.CASCADE)
+    created_at = models.DateTimeField()
+    acknowledged_by = models.CharField(max_length=150, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Alert #{self.pk}"
+
+
+class AlertNotice(models.Model):
+    """One on-call contact to tell about one alert: an outbox row. Claimed pending -> sending by
+    compare-and-set, so two workers never both send it; a broker outage only delays it (the
+    dispatcher tick picks up pending notices)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notices")
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    address = models.CharField(max_length=254)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=200, blank=True)
+    error_code = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "channel", "address"], name="alert_notice_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"AlertNotice #{self.pk} {self.channel} {self.status}"

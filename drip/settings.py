@@ -97,6 +97,40 @@ DRIP_CLINIC = {
 }
 DRIP_PUBLIC_BASE_URL = _env("DRIP_PUBLIC_BASE_URL", "http://localhost:8000").rstrip("/")
 
+# --- replies and alerts (issue 12) ------------------------------------------------------------
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in _env(name, "").split(",") if item.strip()]
+
+
+def _env_bool(name: str, default: str) -> bool:
+    value = _env(name, default)
+    if value not in ("0", "1"):
+        raise ConfigError(f"{name} must be 0 or 1, not '{value}'")
+    return value == "1"
+
+
+# Emails carry this Reply-To (a watched mailbox), so a patient's answer reaches a person.
+DRIP_REPLY_TO = _env("DRIP_REPLY_TO", "")
+# Who hears about a crisis reply at once (comma-separated): by email and by SMS.
+DRIP_ONCALL_EMAILS = _env_list("DRIP_ONCALL_EMAILS")
+DRIP_ONCALL_PHONES = _env_list("DRIP_ONCALL_PHONES")
+# Twilio's Advanced Opt-Out already answers STOP, START and HELP: drip then stays silent on them.
+DRIP_TWILIO_ANSWERS_KEYWORDS = _env_bool("DRIP_TWILIO_ANSWERS_KEYWORDS", "0")
+# How often patients hear from us, as the HELP reply says it.
+DRIP_SMS_FREQUENCY = _env("DRIP_SMS_FREQUENCY", "Up to 1 msg/day, 3/week")
+# The answer to any other reply, at most once a day per sender. {clinic_name} and {clinic_phone}
+# are filled in. The staff pages' clinic settings may override it; this is the default.
+DRIP_AUTO_REPLY = _env(
+    "DRIP_AUTO_REPLY",
+    "{clinic_name}: thanks, we got your message. This number is not watched around the clock; "
+    "for your care team call {clinic_phone}. If you are in crisis, call or text 988 (24/7), "
+    "or call 911 in an emergency.",
+)
+# Alert notices left 'sending' this long (a worker died mid-call) are tried again.
+DRIP_ALERT_LEASE_S = float(_env("DRIP_ALERT_LEASE_S", "120"))
+
 # --- delivery engine -------------------------------------------------------------------------
 DRIP_CHANNELS = _env("DRIP_CHANNELS", "outbox")  # outbox | live (Twilio + SMTP)
 DRIP_OUTBOX_DIR = Path(_env("DRIP_OUTBOX_DIR", str(DRIP_HOME / "outbox")))
@@ -107,6 +141,9 @@ DRIP_SEND_CONCURRENCY = int(
     _env("DRIP_SEND_CONCURRENCY", "100")
 )  # provider calls in flight per task
 DRIP_QUEUED_LEASE_S = float(_env("DRIP_QUEUED_LEASE_S", "300"))
+# A row 'sending' this long lost its worker: SMS are settled by asking Twilio, emails listed for
+# staff. Far above TWILIO_TIMEOUT_S, so a live worker's call is never looked up mid-flight.
+DRIP_SENDING_LEASE_S = float(_env("DRIP_SENDING_LEASE_S", "600"))
 DRIP_MAX_ATTEMPTS = int(_env("DRIP_MAX_ATTEMPTS", "6"))
 DRIP_RETRY_BASE_S = float(_env("DRIP_RETRY_BASE_S", "30"))
 DRIP_RETRY_MAX_S = float(_env("DRIP_RETRY_MAX_S", "3600"))

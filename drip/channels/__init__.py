@@ -24,6 +24,7 @@ def build_channels() -> tuple[SmsChannel, EmailChannel]:
             settings.DRIP_OUTBOX_DIR,
             from_email=settings.DEFAULT_FROM_EMAIL,
             message_id_domain=domain,
+            reply_to=settings.DRIP_REPLY_TO,
         )
     from drip.channels.email import SmtpEmail
     from drip.channels.sms import TwilioSms
@@ -49,6 +50,7 @@ def build_channels() -> tuple[SmsChannel, EmailChannel]:
         timeout_s=settings.EMAIL_TIMEOUT,
         from_email=settings.DEFAULT_FROM_EMAIL,
         message_id_domain=domain,
+        reply_to=settings.DRIP_REPLY_TO,
     )
     sender_id = settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM_NUMBER
     return (

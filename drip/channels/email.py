@@ -74,14 +74,16 @@ class DripEmailMessage(EmailMultiAlternatives):
 
 
 def build_email_message(
-    message: OutgoingEmail, *, from_email: str, domain: str
+    message: OutgoingEmail, *, from_email: str, domain: str, reply_to: str = ""
 ) -> EmailMultiAlternatives:
     """The MIME message SMTP and the file outbox both send: text, an HTML alternative, headers."""
     headers = {
         "From": from_email,
         "To": message.to,
-        "Message-ID": message_id(message.delivery_id, domain),
+        "Message-ID": message.message_id or message_id(message.delivery_id, domain),
     }
+    if reply_to:  # a watched mailbox: a patient's answer reaches a person, not a dead address
+        headers["Reply-To"] = reply_to
     if message.unsubscribe_url:
         headers["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -117,6 +119,7 @@ class SmtpEmail:
         timeout_s: float = 10.0,
         from_email: str,
         message_id_domain: str,
+        reply_to: str = "",
     ) -> None:
         self._options: dict[str, Any] = dict(
             hostname=host,
@@ -127,6 +130,7 @@ class SmtpEmail:
             timeout=timeout_s,
         )
         self.from_email = from_email
+        self.reply_to = reply_to
         self.domain = message_id_domain
         self._idle: list[aiosmtplib.SMTP] = []  # touched only on the loop's thread
         self._loop: asyncio.AbstractEventLoop | None = (
@@ -143,7 +147,9 @@ class SmtpEmail:
         return io_loop.run(self.deliver(message))
 
     async def deliver(self, message: OutgoingEmail) -> Receipt:
-        mail = build_email_message(message, from_email=self.from_email, domain=self.domain)
+        mail = build_email_message(
+            message, from_email=self.from_email, domain=self.domain, reply_to=self.reply_to
+        )
         raw = mail.message().as_bytes(linesep="\r\n")
         envelope = (
             mail.from_email[1],

@@ -158,6 +158,19 @@ def infusions_of(enrollment_ids: set[int]) -> dict[int, dict[int, InfusionState]
     return found
 
 
+def opted_out(patient_ids: set[int]) -> dict[int, set[str]]:
+    """The channels each of these patients has opted out of now (patients with none left out)."""
+    from drip.models import Patient
+
+    found: dict[int, set[str]] = {}
+    stopped = Patient.objects.filter(pk__in=patient_ids).exclude(
+        sms_opted_out_at=None, email_opted_out_at=None
+    )
+    for pk, sms_at, email_at in stopped.values_list("pk", "sms_opted_out_at", "email_opted_out_at"):
+        found[pk] = {c for c, at in (("sms", sms_at), ("email", email_at)) if at is not None}
+    return found
+
+
 def finish(rows: Sequence[Row]) -> None:
     """Write each row's status and outcome fields (and clear its lease), in one statement; only
     rows still 'sending' change (compare-and-set)."""

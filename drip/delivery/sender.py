@@ -76,7 +76,7 @@ class _Go:
 
 _Answer = tuple[Row, Receipt | DeliveryError]
 # Errors after which the provider may have taken the message without our hearing back.
-_ANSWER_LOST = ("timeout", "connection")
+_ANSWER_LOST = ("timeout", "connection", "unsettled")
 # Every retry of a row falls inside this (attempts x the longest backoff is hours, and a row
 # more than late_grace past due is skipped anyway): older matches are other sends of the text.
 _LOOKBACK = timedelta(days=1)
@@ -105,7 +105,7 @@ def send_deliveries(
         if pending and (free >= refill_at or not in_flight):
             take, pending = pending[:free], pending[free:]
             try:
-                started = _start(take, now, report)
+                started = _still_allowed(_start(take, now, report), report)
             except (OperationalError, InterfaceError):
                 # The claim rolled back: these rows are still 'queued' and the lease brings them
                 # back. Take nothing more, but record the calls already in flight.
@@ -173,6 +173,25 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
         held.append(row)
     delivery_rows.finish(held)
     return ready
+
+
+def _still_allowed(started: list[_Go], report: BatchReport) -> list[_Go]:
+    """Re-check opt-outs after the claim committed, just before the calls: a STOP that landed
+    while the claim held these rows (its replan could not touch them) is honoured here. What
+    slips past this (a STOP in the last milliseconds) Twilio refuses with 21610, recorded."""
+    if not started:
+        return started
+    out = delivery_rows.opted_out({go.row.patient.id for go in started})
+    stopped, allowed = [], []
+    for go in started:
+        (stopped if go.row.channel in out.get(go.row.patient.id, ()) else allowed).append(go)
+    for go in stopped:
+        go.row.status, go.row.skip_reason = S.SKIPPED, SkipReason.OPTED_OUT.value
+    if stopped:
+        delivery_rows.finish([go.row for go in stopped])
+        report.skipped += len(stopped)
+        log.info("claim.opted_out_since_claim rows=%d", len(stopped))
+    return allowed
 
 
 def _check(

@@ -34,7 +34,15 @@ from drip.enrollment.cleaning import (
 )
 from drip.enrollment.timeline import TimelineEntry, timeline
 from drip.errors import EnrollmentError, ScheduleError
-from drip.models import AuditEvent, ConsentRecord, Delivery, Enrollment, Infusion, Patient
+from drip.models import (
+    AuditEvent,
+    ConsentRecord,
+    ConsentText,
+    Delivery,
+    Enrollment,
+    Infusion,
+    Patient,
+)
 
 __all__ = [
     "PatientInput",
@@ -121,11 +129,17 @@ def _create_patient(clean: PatientInput, now: datetime, actor: str) -> Patient:
             method=clean.consent_method,
             recorded_by=actor,
             recorded_at=now,
+            consent_text=current_consent_text(channel.value),
         )
         for channel in Channel
         if getattr(clean, f"{channel.value}_consent")
     )
     return patient
+
+
+def current_consent_text(channel: str) -> ConsentText | None:
+    """The consent wording now shown for ``channel`` (the highest version), if any is seeded."""
+    return ConsentText.objects.filter(channel=channel).order_by("-version").first()
 
 
 def move_infusion(
