@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 
 class Channel(models.TextChoices):
@@ -49,6 +50,19 @@ class Patient(models.Model):
     sms_opted_out_at = models.DateTimeField(null=True, blank=True)
     email_opted_out_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # One person is one patient: a phone (always E.164, so one spelling) or an email (any
+        # case) belongs to one patient row. A series that ended keeps its patient, and a new
+        # series for the same person reuses that row, opt-outs included.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone"], condition=~Q(phone=""), name="patient_unique_phone"
+            ),
+            models.UniqueConstraint(
+                Lower("email"), condition=~Q(email=""), name="patient_unique_email"
+            ),
+        ]
 
     def __str__(self) -> str:  # ids only: names and contacts stay out of logs and admin titles
         return f"Patient #{self.pk}"

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
 
 from drip.catalog import versions as catalog
 from drip.core.planner import (
@@ -95,37 +97,104 @@ def enroll(
             "schedule", f"version {version.version} of '{schedule}' does not validate: {error}"
         ) from None
     times = clean_infusions(infusions, clean.time_zone, size)
-    with transaction.atomic():
-        row = _create_patient(clean, now, actor)
-        enrollment = Enrollment.objects.create(
-            patient=row, schedule_version=version, enrolled_at=now
-        )
-        Infusion.objects.bulk_create(
-            Infusion(enrollment=enrollment, number=i + 1, starts_at=t) for i, t in enumerate(times)
-        )
-        _audit(
-            enrollment, "enrolled", now, actor, infusions=len(times), schedule_version=version.pk
-        )
-        replan(enrollment, now=now)
+    try:
+        with transaction.atomic():
+            row = _patient_for(clean, now, actor)
+            enrollment = Enrollment.objects.create(
+                patient=row, schedule_version=version, enrolled_at=now
+            )
+            Infusion.objects.bulk_create(
+                Infusion(enrollment=enrollment, number=i + 1, starts_at=t)
+                for i, t in enumerate(times)
+            )
+            _audit(
+                enrollment,
+                "enrolled",
+                now,
+                actor,
+                infusions=len(times),
+                schedule_version=version.pk,
+            )
+            replan(enrollment, now=now)
+    except IntegrityError:
+        # Another enrollment took this phone or email between our check and our insert (the
+        # unique constraints on Patient caught it): name the patient who has it now.
+        _refuse_if_taken(clean)
+        raise
     return enrollment
 
 
-def _create_patient(clean: PatientInput, now: datetime, actor: str) -> Patient:
-    fields = {k: v for k, v in vars(clean).items() if k != "consent_method"}
-    patient = Patient.objects.create(**fields)
+def _patient_for(clean: PatientInput, now: datetime, actor: str) -> Patient:
+    """A new patient, or the one who already has this phone or email if no series of theirs is
+    active or paused (locked, and updated to what staff entered; opt-outs stay). Otherwise
+    EnrollmentError naming the field and that patient."""
+    holders = _holders(clean, lock=True)
+    if not holders:
+        patient = Patient(**{k: v for k, v in vars(clean).items() if k != "consent_method"})
+        _save_patient(patient, clean, now, actor, was={})
+        return patient
+    _refuse_if_taken(clean, holders)
+    patient = holders[0]
+    was = {c: getattr(patient, f"{c}_consent") for c in Channel}
+    for name, value in vars(clean).items():
+        if name != "consent_method":
+            setattr(patient, name, value)
+    _save_patient(patient, clean, now, actor, was=was)
+    return patient
+
+
+def _holders(clean: PatientInput, *, lock: bool = False) -> list[Patient]:
+    """Patients who already have this phone or email (email compared in any case), oldest first."""
+    match = Q(pk__in=[])
+    if clean.phone:
+        match |= Q(phone=clean.phone)
+    if clean.email:
+        match |= Q(email_lower=clean.email.lower())
+    found = Patient.objects.alias(email_lower=Lower("email")).filter(match).order_by("pk")
+    return list(found.select_for_update() if lock else found)
+
+
+def _refuse_if_taken(clean: PatientInput, holders: list[Patient] | None = None) -> None:
+    """EnrollmentError when the phone or email is on a patient in an active or paused series, or
+    the phone and email are on two different patients."""
+    holders = _holders(clean) if holders is None else holders
+    for patient in holders:
+        field = "phone" if clean.phone and patient.phone == clean.phone else "email"
+        current = patient.enrollments.filter(status__in=(E.ACTIVE, E.PAUSED)).first()
+        if current is not None:
+            raise EnrollmentError(
+                field,
+                f"is already on patient #{patient.pk}, enrolled in enrollment #{current.pk} "
+                f"({current.status}); one person is one patient",
+                patient_id=patient.pk,
+            )
+    if len(holders) > 1:
+        raise EnrollmentError(
+            "email",
+            f"is on patient #{holders[1].pk} but the phone is on patient #{holders[0].pk}; "
+            "one person is one patient, so correct the contact details first",
+            patient_id=holders[1].pk,
+        )
+
+
+def _save_patient(
+    patient: Patient, clean: PatientInput, now: datetime, actor: str, *, was: dict[Channel, bool]
+) -> None:
+    """Save, and record consent granted on each consented channel and withdrawn where a
+    returning patient's consent was given before and is not now."""
+    patient.save()
     ConsentRecord.objects.bulk_create(
         ConsentRecord(
             patient=patient,
             channel=channel,
-            granted=True,
+            granted=granted,
             method=clean.consent_method,
             recorded_by=actor,
             recorded_at=now,
         )
         for channel in Channel
-        if getattr(clean, f"{channel.value}_consent")
+        if (granted := getattr(clean, f"{channel.value}_consent")) or was.get(channel)
     )
-    return patient
 
 
 def move_infusion(
@@ -133,6 +202,7 @@ def move_infusion(
 ) -> None:
     """Move infusion ``number``; its pending messages are re-timed, sent ones stay as they were."""
     with transaction.atomic():
+        _lock(enrollment)  # moves of one series take turns: neighbours are read under the lock
         infusion = _infusion(enrollment, number)
         aware = local_instant(starts_at, enrollment.patient.time_zone)
         check_fits(
@@ -153,7 +223,13 @@ def mark_infusion(
     if status not in (Infusion.Status.DONE, Infusion.Status.CANCELLED, Infusion.Status.SCHEDULED):
         raise EnrollmentError("status", f"'{status}' is not one of done, cancelled, scheduled")
     with transaction.atomic():
+        _lock(enrollment)
         infusion = _infusion(enrollment, number)
+        if status == Infusion.Status.DONE and infusion.starts_at > now:
+            raise EnrollmentError(
+                "status",
+                f"infusion {number} has not started yet; it cannot be done before it starts",
+            )
         infusion.status = status
         infusion.save(update_fields=["status"])
         _audit(enrollment, f"infusion_{status}", now, actor, infusion=number)
@@ -165,6 +241,7 @@ def add_infusion(
 ) -> Infusion:
     """Add the next infusion of the series (for dates booked after enrollment)."""
     with transaction.atomic():
+        _lock(enrollment)  # two additions at once would both take the same next number
         size = catalog.schedule_of(enrollment.schedule_version).infusions
         existing = list(enrollment.infusions.order_by("number"))
         if len(existing) >= size:
@@ -343,6 +420,12 @@ def _row_fields(p: PlannedDelivery) -> dict[str, object]:
         "anchor_infusion": p.anchor_infusion,
         "message_key": p.message,
     }
+
+
+def _lock(enrollment: Enrollment) -> None:
+    """Lock the enrollment row for this transaction. Every change to a series (moves, marks,
+    additions, status) and the sender's claim take this lock, so they see each other's work."""
+    list(Enrollment.objects.select_for_update().filter(pk=enrollment.pk).values_list("pk"))
 
 
 def _infusion(enrollment: Enrollment, number: int) -> Infusion:
