@@ -160,6 +160,7 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
     ready: list[_Go] = []
     held: list[Row] = []  # skipped, or deferred to the send window: written back in one statement
     for row in rows:
+        row.infusions_seen = infusions[row.enrollment_id]
         verdict = _check(row, infusions[row.enrollment_id], now)
         if isinstance(verdict, SkipReason):
             row.status, row.skip_reason = S.SKIPPED, verdict.value
@@ -329,6 +330,21 @@ def _record(
         if isinstance(outcome, RecipientOptedOutError):
             report.opted_out_patients.add(row.patient.id)
     _save_outcomes([row for row, _ in results])
+    _replan_changed([row for row, _ in results if row.status == S.SCHEDULED], now)
+
+
+def _replan_changed(retried: list[Row], now: datetime) -> None:
+    """A move (or mark) while a row was 'sending' left that row alone; if it comes back unsent,
+    plan it again now, or its retry would go out on the old plan's time. Runs after the
+    outcomes are committed, so any change that missed the row is visible here."""
+    if not retried:
+        return
+    current = delivery_rows.infusions_of({r.enrollment_id for r in retried})
+    changed = {r.enrollment_id for r in retried if r.infusions_seen != current[r.enrollment_id]}
+    if changed:
+        from drip.enrollment.service import replan_series
+
+        replan_series(changed, now=now)
 
 
 def _save_outcomes(rows: list[Row], attempts: int = 5) -> None:

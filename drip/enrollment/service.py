@@ -8,7 +8,7 @@ sent (or are being sent) never change.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -50,6 +50,7 @@ __all__ = [
     "record_opt_out",
     "record_opt_in",
     "replan",
+    "replan_series",
     "timeline",
     "TimelineEntry",
     "ReplanResult",
@@ -364,6 +365,15 @@ def replan(enrollment: Enrollment, *, now: datetime) -> ReplanResult:
     return ReplanResult(
         len(created), outcomes["retimed"], outcomes["skipped"], outcomes["unchanged"]
     )
+
+
+def replan_series(enrollment_ids: Iterable[int], *, now: datetime) -> None:
+    """Re-plan each of these enrollments in its own transaction, under its lock (the sender, for
+    rows that came back unsent from a series that changed while they were being sent)."""
+    for enrollment in Enrollment.objects.filter(pk__in=list(enrollment_ids)).order_by("pk"):
+        with transaction.atomic():
+            _lock(enrollment)
+            replan(enrollment, now=now)
 
 
 def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
