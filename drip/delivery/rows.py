@@ -18,9 +18,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from drip.models import Reachable
+
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
+class Recipient(Reachable):
     """The patient as the sender needs them: contact, consent, opt-outs, time zone."""
 
     id: int

@@ -80,6 +80,9 @@ _ANSWER_LOST = ("timeout", "connection")
 # Every retry of a row falls inside this (attempts x the longest backoff is hours, and a row
 # more than late_grace past due is skipped anyway): older matches are other sends of the text.
 _LOOKBACK = timedelta(days=1)
+# Provider codes and texts are cut to fit their columns.
+_ERROR_CODE_LENGTH = Delivery._meta.get_field("error_code").max_length
+_ERROR_TEXT_LENGTH = Delivery._meta.get_field("error_text").max_length
 
 
 def send_deliveries(
@@ -198,10 +201,9 @@ def _check(
         and not _done(infusions.get(step.requires_done), now)
     ):
         return SkipReason.CONDITION_UNMET
-    if getattr(patient, f"{row.channel}_opted_out_at"):
+    if patient.opted_out_at(row.channel):
         return SkipReason.OPTED_OUT
-    contact = patient.phone if row.channel == "sms" else patient.email
-    if not getattr(patient, f"{row.channel}_consent") or not contact:
+    if not patient.may_receive(row.channel):
         return SkipReason.NO_CONSENT
     if now - row.due_at > schedule.late_grace:
         return SkipReason.TOO_LATE
@@ -239,7 +241,7 @@ def _prepare(row: Row, infusions: dict[int, InfusionState], now: datetime) -> _G
         row,
         version,
         context,
-        patient.phone if row.channel == "sms" else patient.email,
+        patient.contact(row.channel),
         look_since=now - _LOOKBACK if lost else None,
     )
 
@@ -310,7 +312,8 @@ def _record(
             row.error_code = row.error_text = ""
             report.sent += 1
             continue
-        row.error_code, row.error_text = outcome.code[:30], outcome.detail[:500]
+        row.error_code = outcome.code[:_ERROR_CODE_LENGTH]
+        row.error_text = outcome.detail[:_ERROR_TEXT_LENGTH]
         if (
             isinstance(outcome, TransientDeliveryError)
             and row.attempts < settings.DRIP_MAX_ATTEMPTS

@@ -27,6 +27,10 @@ class PatientInput:
     email_consent: bool
     consent_method: str = "written"
 
+    def has_consent(self, channel: str) -> bool:
+        """Consent given for ``channel`` ("sms" or "email")."""
+        return self.sms_consent if channel == "sms" else self.email_consent
+
 
 def clean_patient(p: PatientInput) -> PatientInput:
     """A copy with the phone in E.164 and whitespace trimmed; raises EnrollmentError(field)."""

@@ -63,6 +63,8 @@ _NOT_ACTIVE = {
     E.COMPLETED: SkipReason.ENROLLMENT_ENDED,
     E.PAUSED: SkipReason.PAUSED,
 }
+# The column that holds a channel's opt-out (an update by name, in one statement).
+_OPTED_OUT_FIELD = {Channel.SMS: "sms_opted_out_at", Channel.EMAIL: "email_opted_out_at"}
 # target status: the statuses it may be reached from
 _TRANSITIONS = {E.PAUSED: {E.ACTIVE}, E.ACTIVE: {E.PAUSED}, E.ENDED: {E.ACTIVE, E.PAUSED}}
 
@@ -110,7 +112,7 @@ def enroll(
             )
             _audit(
                 enrollment,
-                "enrolled",
+                AuditEvent.Event.ENROLLED,
                 now,
                 actor,
                 infusions=len(times),
@@ -136,7 +138,7 @@ def _patient_for(clean: PatientInput, now: datetime, actor: str) -> Patient:
         return patient
     _refuse_if_taken(clean, holders)
     patient = holders[0]
-    was = {c: getattr(patient, f"{c}_consent") for c in Channel}
+    was = {c: patient.has_consent(c) for c in Channel}
     for name, value in vars(clean).items():
         if name != "consent_method":
             setattr(patient, name, value)
@@ -194,7 +196,7 @@ def _save_patient(
             recorded_at=now,
         )
         for channel in Channel
-        if (granted := getattr(clean, f"{channel.value}_consent")) or was.get(channel)
+        if (granted := clean.has_consent(channel)) or was.get(channel)
     )
 
 
@@ -213,7 +215,7 @@ def move_infusion(
         )
         infusion.starts_at = aware
         infusion.save(update_fields=["starts_at"])
-        _audit(enrollment, "infusion_moved", now, actor, infusion=number)
+        _audit(enrollment, AuditEvent.Event.INFUSION_MOVED, now, actor, infusion=number)
         replan(enrollment, now=now)
 
 
@@ -233,7 +235,7 @@ def mark_infusion(
             )
         infusion.status = status
         infusion.save(update_fields=["status"])
-        _audit(enrollment, f"infusion_{status}", now, actor, infusion=number)
+        _audit(enrollment, AuditEvent.Event(f"infusion_{status}"), now, actor, infusion=number)
         replan(enrollment, now=now)
 
 
@@ -252,24 +254,24 @@ def add_infusion(
         infusion = Infusion.objects.create(
             enrollment=enrollment, number=len(existing) + 1, starts_at=aware
         )
-        _audit(enrollment, "infusion_added", now, actor, infusion=infusion.number)
+        _audit(enrollment, AuditEvent.Event.INFUSION_ADDED, now, actor, infusion=infusion.number)
         replan(enrollment, now=now)
     return infusion
 
 
 def pause(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
     """Stop sending for now: every pending message is skipped ``paused``."""
-    _set_status(enrollment, E.PAUSED, "paused", now, actor)
+    _set_status(enrollment, E.PAUSED, AuditEvent.Event.PAUSED, now, actor)
 
 
 def resume(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
     """Resume: future messages come back; ones that passed while paused are skipped too_late."""
-    _set_status(enrollment, E.ACTIVE, "resumed", now, actor)
+    _set_status(enrollment, E.ACTIVE, AuditEvent.Event.RESUMED, now, actor)
 
 
 def end(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
     """End the series for good: every pending message is skipped ``enrollment_ended``."""
-    _set_status(enrollment, E.ENDED, "ended", now, actor)
+    _set_status(enrollment, E.ENDED, AuditEvent.Event.ENDED, now, actor)
 
 
 def _set_status(enrollment: Enrollment, status: str, event: str, now: datetime, actor: str) -> None:
@@ -311,7 +313,11 @@ def _set_opt_out(
 ) -> None:
     if channel not in {c.value for c in Channel}:
         raise EnrollmentError("channel", f"'{channel}' is not one of email, sms")
-    field = f"{channel}_opted_out_at"
+    if method not in ConsentRecord.Method.values:
+        raise EnrollmentError(
+            "method", f"'{method}' is not one of {', '.join(ConsentRecord.Method.values)}"
+        )
+    field = _OPTED_OUT_FIELD[Channel(channel)]
     with transaction.atomic():
         updated = Patient.objects.filter(
             pk=patient.pk, **{f"{field}__isnull": value is not None}
@@ -331,7 +337,7 @@ def _set_opt_out(
         AuditEvent.objects.create(
             at=now,
             actor=actor,
-            event="opted_out" if value else "opted_in",
+            event=AuditEvent.Event.OPTED_OUT if value else AuditEvent.Event.OPTED_IN,
             patient=patient,
             detail={
                 "channel": channel,
@@ -402,22 +408,15 @@ def _plan(enrollment: Enrollment, now: datetime) -> list[PlannedDelivery]:
         InfusionSlot(i.number, i.starts_at, InfusionStatus(i.status))
         for i in enrollment.infusions.all()
     )
-    prefs = PatientPrefs(patient.time_zone, frozenset(c for c in Channel if _may_send(patient, c)))
+    prefs = PatientPrefs(patient.time_zone, frozenset(c for c in Channel if patient.may_receive(c)))
     planned = plan(schedule, Series(enrollment.enrolled_at, slots), prefs, now)
     return [_adjust(p, patient, enrollment.status) for p in planned]
-
-
-def _may_send(patient: Patient, channel: Channel) -> bool:
-    consent = getattr(patient, f"{channel.value}_consent")
-    return bool(consent) and getattr(patient, f"{channel.value}_opted_out_at") is None
 
 
 def _adjust(p: PlannedDelivery, patient: Patient, status: str) -> PlannedDelivery:
     if status in _NOT_ACTIVE:
         return replace(p, skip_reason=_NOT_ACTIVE[status])
-    if p.skip_reason is SkipReason.NO_CONSENT and getattr(
-        patient, f"{p.channel.value}_opted_out_at"
-    ):
+    if p.skip_reason is SkipReason.NO_CONSENT and patient.opted_out_at(p.channel):
         return replace(p, skip_reason=SkipReason.OPTED_OUT)
     return p
 

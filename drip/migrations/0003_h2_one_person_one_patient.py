@@ -1,4 +1,5 @@
-"""One person is one patient: a phone or an email (any case) belongs to one patient row.
+"""One person is one patient: a phone or an email (any case) belongs to one patient row. And
+the choices of event names and skip reasons, from the models and the core.
 
 A database that already holds the same phone or email on two patients cannot take the
 constraints; the first step says which patients (ids only) so staff can merge them first.
@@ -55,6 +56,43 @@ class Migration(migrations.Migration):
                 django.db.models.functions.text.Lower("email"),
                 condition=models.Q(("email", ""), _negated=True),
                 name="patient_unique_email",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="auditevent",
+            name="event",
+            field=models.CharField(
+                choices=[
+                    ("enrolled", "Enrolled"),
+                    ("infusion_moved", "Infusion moved"),
+                    ("infusion_added", "Infusion added"),
+                    ("infusion_done", "Infusion done"),
+                    ("infusion_cancelled", "Infusion cancelled"),
+                    ("infusion_scheduled", "Infusion scheduled again"),
+                    ("paused", "Paused"),
+                    ("resumed", "Resumed"),
+                    ("ended", "Ended"),
+                    ("opted_out", "Opted out"),
+                    ("opted_in", "Opted in"),
+                ],
+                max_length=60,
+            ),
+        ),
+        migrations.AlterField(
+            model_name="delivery",
+            name="skip_reason",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("too_late", "Too late"),
+                    ("infusion_cancelled", "Infusion cancelled"),
+                    ("condition_unmet", "Condition unmet"),
+                    ("no_consent", "No consent"),
+                    ("opted_out", "Opted out"),
+                    ("enrollment_ended", "Enrollment ended"),
+                    ("paused", "Paused"),
+                ],
+                max_length=30,
             ),
         ),
     ]
