@@ -128,3 +128,11 @@ def test_an_infusion_cannot_be_marked_done_before_it_starts(now):
     assert e.infusions.get(number=1).status == "scheduled"
     service.mark_infusion(e, 1, "done", now=first.starts_at, actor="staff")
     assert e.infusions.get(number=1).status == "done"
+
+
+def test_an_opt_out_with_a_method_that_is_not_a_consent_method_is_refused(now):
+    e = enroll_patient(now)
+    with pytest.raises(EnrollmentError) as raised:
+        service.record_opt_out(e.patient, "sms", now=now, method="carrier pigeon", actor="staff")
+    assert raised.value.field == "method" and e.patient.may_receive("sms")
+    assert not ConsentRecord.objects.filter(granted=False).exists()
