@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import enum
+from datetime import datetime
+
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
+
+from drip.core.planner import InfusionStatus, SkipReason
+from drip.core.schedule import Channel
 
 
-class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
+def _choices(
+    values: type[enum.StrEnum], labels: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """Django choices from one of the core's enums: the core owns the values, the tables use them."""
+    named = labels or {}
+    return [(v.value, named.get(v.value, v.value.replace("_", " ").capitalize())) for v in values]
 
 
 class ScheduleVersion(models.Model):
@@ -35,7 +45,41 @@ class ScheduleVersion(models.Model):
         return f"{self.name} v{self.version}"
 
 
-class Patient(models.Model):
+class Reachable:
+    """Per-channel contact, consent and opt-out, for anything with a patient's fields (the Patient
+    model and the sender's slim copy, drip.delivery.rows.Recipient): one rule, no string-built
+    attribute names."""
+
+    __slots__ = ()
+    phone: str
+    email: str
+    sms_consent: bool
+    email_consent: bool
+    sms_opted_out_at: datetime | None
+    email_opted_out_at: datetime | None
+
+    def contact(self, channel: str) -> str:
+        """The phone (SMS) or email address (email) to send to; blank if none."""
+        return self.phone if channel == Channel.SMS else self.email
+
+    def has_consent(self, channel: str) -> bool:
+        """Consent on file for ``channel`` (an opt-out is separate: see ``opted_out_at``)."""
+        return self.sms_consent if channel == Channel.SMS else self.email_consent
+
+    def opted_out_at(self, channel: str) -> datetime | None:
+        """When the patient (or the provider) opted out of ``channel``; None if they have not."""
+        return self.sms_opted_out_at if channel == Channel.SMS else self.email_opted_out_at
+
+    def may_receive(self, channel: str) -> bool:
+        """Consented to ``channel``, not opted out of it, and has a contact on it."""
+        return (
+            self.has_consent(channel)
+            and self.opted_out_at(channel) is None
+            and bool(self.contact(channel))
+        )
+
+
+class Patient(Reachable, models.Model):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
@@ -49,6 +93,19 @@ class Patient(models.Model):
     sms_opted_out_at = models.DateTimeField(null=True, blank=True)
     email_opted_out_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        # One person is one patient: a phone (always E.164, so one spelling) or an email (any
+        # case) belongs to one patient row. A series that ended keeps its patient, and a new
+        # series for the same person reuses that row, opt-outs included.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone"], condition=~Q(phone=""), name="patient_unique_phone"
+            ),
+            models.UniqueConstraint(
+                Lower("email"), condition=~Q(email=""), name="patient_unique_email"
+            ),
+        ]
 
     def __str__(self) -> str:  # ids only: names and contacts stay out of logs and admin titles
         return f"Patient #{self.pk}"
@@ -85,7 +142,7 @@ class ConsentRecord(models.Model):
         PROVIDER = "provider", "Reported by the provider"
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=_choices(Channel, {"sms": "SMS"}))
     granted = models.BooleanField()
     method = models.CharField(max_length=20, choices=Method.choices)
     recorded_by = models.CharField(max_length=150)
@@ -120,15 +177,14 @@ class Enrollment(models.Model):
 
 
 class Infusion(models.Model):
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        DONE = "done", "Done"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = InfusionStatus  # one list of statuses, the planner's
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="infusions")
     number = models.PositiveSmallIntegerField()
     starts_at = models.DateTimeField(help_text="the instant; shown in the patient's time zone")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    status = models.CharField(
+        max_length=10, choices=_choices(InfusionStatus), default=InfusionStatus.SCHEDULED
+    )
 
     class Meta:
         constraints = [
@@ -158,12 +214,12 @@ class Delivery(models.Model):
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="deliveries")
     step_key = models.CharField(max_length=100)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=_choices(Channel, {"sms": "SMS"}))
     message_key = models.CharField(max_length=100)
     anchor_infusion = models.PositiveSmallIntegerField(null=True, blank=True)
     due_at = models.DateTimeField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
-    skip_reason = models.CharField(max_length=30, blank=True)
+    skip_reason = models.CharField(max_length=30, blank=True, choices=_choices(SkipReason))
     attempts = models.PositiveSmallIntegerField(default=0)
     queued_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=200, blank=True)
@@ -203,9 +259,22 @@ class Delivery(models.Model):
 class AuditEvent(models.Model):
     """Who did what to which enrollment or patient; ids and event names, never message bodies."""
 
+    class Event(models.TextChoices):
+        ENROLLED = "enrolled", "Enrolled"
+        INFUSION_MOVED = "infusion_moved", "Infusion moved"
+        INFUSION_ADDED = "infusion_added", "Infusion added"
+        INFUSION_DONE = "infusion_done", "Infusion done"
+        INFUSION_CANCELLED = "infusion_cancelled", "Infusion cancelled"
+        INFUSION_SCHEDULED = "infusion_scheduled", "Infusion scheduled again"
+        PAUSED = "paused", "Paused"
+        RESUMED = "resumed", "Resumed"
+        ENDED = "ended", "Ended"
+        OPTED_OUT = "opted_out", "Opted out"
+        OPTED_IN = "opted_in", "Opted in"
+
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)
-    event = models.CharField(max_length=60)
+    event = models.CharField(max_length=60, choices=Event.choices)
     patient = models.ForeignKey(Patient, null=True, on_delete=models.CASCADE)
     enrollment = models.ForeignKey(Enrollment, null=True, on_delete=models.CASCADE)
     detail = models.JSONField(default=dict)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from drip.channels.base import EmailChannel, SmsChannel
 
-Channel = TypeVar("Channel", SmsChannel, EmailChannel)
+AnyChannel = TypeVar("AnyChannel", SmsChannel, EmailChannel)
 
 
 @cache
@@ -59,7 +59,7 @@ def build_channels() -> tuple[SmsChannel, EmailChannel]:
     )
 
 
-def _limited(channel: Channel, key: str, per_second: float) -> Channel:
+def _limited(channel: AnyChannel, key: str, per_second: float) -> AnyChannel:
     """Share the provider's limit across every worker process (Redis), when one is set."""
     from django.conf import settings
 
@@ -68,7 +68,7 @@ def _limited(channel: Channel, key: str, per_second: float) -> Channel:
     from drip.channels.ratelimit import RateLimited, RedisRateLimiter
 
     limiter = RedisRateLimiter(settings.DRIP_RATE_LIMIT_REDIS_URL, key, per_second)
-    return cast(Channel, RateLimited(channel, limiter))  # same send(), a slot taken first
+    return cast(AnyChannel, RateLimited(channel, limiter))  # same send(), a slot taken first
 
 
 def reset_channels() -> None:

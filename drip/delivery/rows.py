@@ -18,9 +18,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from drip.models import Reachable
+
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
+class Recipient(Reachable):
     """The patient as the sender needs them: contact, consent, opt-outs, time zone."""
 
     id: int
@@ -56,6 +58,9 @@ class Row:
     enrollment_status: str
     schedule_version_id: int
     patient: Recipient
+    # The series' infusions as the claim read them (under the enrollment lock): the sender
+    # compares them again when a row comes back unsent (see sender._replan_changed).
+    infusions_seen: dict[int, InfusionState] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,17 @@ _OWNER = (
     "p.sms_consent, p.email_consent, p.sms_opted_out_at, p.email_opted_out_at"
 )
 
+# PostgreSQL, before the claim: lock the series of the rows still queued, in the mode that waits
+# for a move, mark or status change of the series in progress (they take FOR UPDATE) but not for
+# another sender. So the infusions read after the claim are the ones the claimed rows were planned
+# from: a move that committed first has re-timed its queued rows (not claimed any more), and one
+# that comes later waits for this claim. Locking after the claim would deadlock with the move's
+# re-plan, which waits for the claimed rows while holding the series.
+_LOCK_SERIES_POSTGRES = """
+SELECT id FROM drip_enrollment
+WHERE id IN (SELECT enrollment_id FROM drip_delivery WHERE id = ANY(%s) AND status = 'queued')
+ORDER BY id FOR KEY SHARE
+"""
 # PostgreSQL: claim and load in one statement (a data-modifying CTE).
 _CLAIM_POSTGRES = f"""
 WITH d AS (
@@ -122,12 +138,14 @@ _FINISH_SQLITE = (
 
 def claim(ids: Sequence[int]) -> list[Row]:
     """queued -> sending (attempts + 1, lease cleared) for the rows still queued; returns only the
-    rows won, with their enrollment's state and patient."""
+    rows won, with their enrollment's state and patient. Call it inside a transaction: on
+    PostgreSQL it holds the rows' series locked until commit (SQLite has one writer at a time)."""
     if not ids:
         return []
     stamp = _db_time(timezone.now())
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            cursor.execute(_LOCK_SERIES_POSTGRES, [list(ids)])
             cursor.execute(_CLAIM_POSTGRES, [stamp, list(ids)])
         else:
             cursor.execute(_CLAIM_SQLITE.format(ids=_marks(ids)), [stamp, *ids])

@@ -80,6 +80,9 @@ _ANSWER_LOST = ("timeout", "connection", "unsettled")
 # Every retry of a row falls inside this (attempts x the longest backoff is hours, and a row
 # more than late_grace past due is skipped anyway): older matches are other sends of the text.
 _LOOKBACK = timedelta(days=1)
+# Provider codes and texts are cut to fit their columns.
+_ERROR_CODE_LENGTH = Delivery._meta.get_field("error_code").max_length
+_ERROR_TEXT_LENGTH = Delivery._meta.get_field("error_text").max_length
 
 
 def send_deliveries(
@@ -160,6 +163,7 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
     ready: list[_Go] = []
     held: list[Row] = []  # skipped, or deferred to the send window: written back in one statement
     for row in rows:
+        row.infusions_seen = infusions[row.enrollment_id]
         verdict = _check(row, infusions[row.enrollment_id], now)
         if isinstance(verdict, SkipReason):
             row.status, row.skip_reason = S.SKIPPED, verdict.value
@@ -216,10 +220,9 @@ def _check(
         and not _done(infusions.get(step.requires_done), now)
     ):
         return SkipReason.CONDITION_UNMET
-    if getattr(patient, f"{row.channel}_opted_out_at"):
+    if patient.opted_out_at(row.channel):
         return SkipReason.OPTED_OUT
-    contact = patient.phone if row.channel == "sms" else patient.email
-    if not getattr(patient, f"{row.channel}_consent") or not contact:
+    if not patient.may_receive(row.channel):
         return SkipReason.NO_CONSENT
     if now - row.due_at > schedule.late_grace:
         return SkipReason.TOO_LATE
@@ -257,7 +260,7 @@ def _prepare(row: Row, infusions: dict[int, InfusionState], now: datetime) -> _G
         row,
         version,
         context,
-        patient.phone if row.channel == "sms" else patient.email,
+        patient.contact(row.channel),
         look_since=now - _LOOKBACK if lost else None,
     )
 
@@ -328,7 +331,8 @@ def _record(
             row.error_code = row.error_text = ""
             report.sent += 1
             continue
-        row.error_code, row.error_text = outcome.code[:30], outcome.detail[:500]
+        row.error_code = outcome.code[:_ERROR_CODE_LENGTH]
+        row.error_text = outcome.detail[:_ERROR_TEXT_LENGTH]
         if (
             isinstance(outcome, TransientDeliveryError)
             and row.attempts < settings.DRIP_MAX_ATTEMPTS
@@ -348,6 +352,21 @@ def _record(
         if isinstance(outcome, RecipientOptedOutError):
             report.opted_out_patients.add(row.patient.id)
     _save_outcomes([row for row, _ in results])
+    _replan_changed([row for row, _ in results if row.status == S.SCHEDULED], now)
+
+
+def _replan_changed(retried: list[Row], now: datetime) -> None:
+    """A move (or mark) while a row was 'sending' left that row alone; if it comes back unsent,
+    plan it again now, or its retry would go out on the old plan's time. Runs after the
+    outcomes are committed, so any change that missed the row is visible here."""
+    if not retried:
+        return
+    current = delivery_rows.infusions_of({r.enrollment_id for r in retried})
+    changed = {r.enrollment_id for r in retried if r.infusions_seen != current[r.enrollment_id]}
+    if changed:
+        from drip.enrollment.service import replan_series
+
+        replan_series(changed, now=now)
 
 
 def _save_outcomes(rows: list[Row], attempts: int = 5) -> None:

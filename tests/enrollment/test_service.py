@@ -264,7 +264,7 @@ def test_an_added_infusion_must_come_last_and_fit_the_series(now):
     with pytest.raises(EnrollmentError) as raised:
         service.add_infusion(e, first + timedelta(days=1), now=now, actor="staff")
     assert raised.value.field == "starts_at"
-    full = enroll_patient(now)
+    full = enroll_patient(now, phone="+12125550124", email="sam@example.com")
     with pytest.raises(EnrollmentError) as raised:
         service.add_infusion(full, first + timedelta(days=30), now=now, actor="staff")
     assert raised.value.field == "infusions" and full.infusions.count() == 6
@@ -365,7 +365,8 @@ def test_audit_events_carry_ids_and_event_names_but_no_patient_details(now):
     service.move_infusion(
         e, 2, e.infusions.get(number=2).starts_at + timedelta(hours=1), now=now, actor="staff"
     )
-    service.mark_infusion(e, 1, "done", now=now, actor="staff")
+    after_first = e.infusions.get(number=1).starts_at + timedelta(hours=1)
+    service.mark_infusion(e, 1, "done", now=after_first, actor="staff")
     service.record_opt_out(e.patient, "email", now=now, method="email_link", actor="patient")
     events = list(AuditEvent.objects.values("event", "actor", "detail", "patient_id"))
     assert [x["event"] for x in sorted(events, key=lambda x: x["event"])] == [
@@ -419,7 +420,8 @@ def test_replanning_keeps_a_retry_waiting_out_its_backoff(now):
     row = rows(e)[("welcome", "email")]
     retry_at = now + timedelta(minutes=5)
     Delivery.objects.filter(pk=row.pk).update(attempts=1, due_at=retry_at)
-    service.mark_infusion(e, 1, "done", now=now, actor="staff")
+    sixth = e.infusions.get(number=6).starts_at
+    service.move_infusion(e, 6, sixth + timedelta(hours=1), now=now, actor="staff")
     assert Delivery.objects.get(pk=row.pk).due_at == retry_at
 
 
