@@ -21,6 +21,9 @@ def _choices(
     return [(v.value, named.get(v.value, v.value.replace("_", " ").capitalize())) for v in values]
 
 
+CHANNEL_CHOICES = _choices(Channel, {"sms": "SMS"})
+
+
 class ScheduleVersion(models.Model):
     """An immutable, self-contained schedule: its YAML and the messages it uses, as published."""
 
@@ -115,7 +118,7 @@ class ConsentText(models.Model):
     """The consent wording shown at enrollment, per channel, versioned: a change of wording is a
     new version, and each ConsentRecord points at the version the patient agreed to."""
 
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
     version = models.PositiveIntegerField()
     text = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -142,7 +145,7 @@ class ConsentRecord(models.Model):
         PROVIDER = "provider", "Reported by the provider"
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
-    channel = models.CharField(max_length=10, choices=_choices(Channel, {"sms": "SMS"}))
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
     granted = models.BooleanField()
     method = models.CharField(max_length=20, choices=Method.choices)
     recorded_by = models.CharField(max_length=150)
@@ -214,7 +217,7 @@ class Delivery(models.Model):
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="deliveries")
     step_key = models.CharField(max_length=100)
-    channel = models.CharField(max_length=10, choices=_choices(Channel, {"sms": "SMS"}))
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
     message_key = models.CharField(max_length=100)
     anchor_infusion = models.PositiveSmallIntegerField(null=True, blank=True)
     due_at = models.DateTimeField()
@@ -357,7 +360,7 @@ class AlertNotice(models.Model):
         FAILED = "failed", "Failed"
 
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notices")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
     address = models.CharField(max_length=254)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)

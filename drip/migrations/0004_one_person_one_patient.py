@@ -37,7 +37,7 @@ def refuse_duplicates(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("drip", "0002_lease_index_on_queued_at"),
+        ("drip", "0003_inbound_alerts_consent_text"),
     ]
 
     operations = [
