@@ -3,11 +3,11 @@
 from django.contrib import admin
 from django.urls import path
 
-from drip.webhooks import views as webhooks
+from drip.webhooks import health, twilio, unsubscribe
 
 urlpatterns = [
-    path("webhooks/twilio/status", webhooks.twilio_status, name="twilio-status"),
-    path("u/<str:token>", webhooks.unsubscribe, name="unsubscribe"),
-    path("healthz", webhooks.healthz, name="healthz"),
+    path("webhooks/twilio/status", twilio.twilio_status, name="twilio-status"),
+    path("u/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
