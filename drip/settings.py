@@ -61,9 +61,15 @@ def _default_data_dir(base_dir: Path) -> Path:
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# `drip demo` sets this: a sandbox under the data folder (fresh SQLite file and outbox each run,
+# in-memory broker), whatever else the environment says.
+DRIP_DEMO = _bool("DRIP_DEMO", False)
 DRIP_ENV = _choice("DRIP_ENV", "development", ("development", "production"))
 PRODUCTION = DRIP_ENV == "production"
 DRIP_DATA_DIR = Path(_env("DRIP_DATA_DIR") or _default_data_dir(BASE_DIR)).expanduser().resolve()
+
+
+DRIP_DEMO_DIR = DRIP_DATA_DIR / "demo"
 
 
 def _development_secret_key(data_dir: Path) -> str:
@@ -148,9 +154,11 @@ TEMPLATES = [
 ]
 
 _database_url = (_env("DATABASE_URL") or "").strip()
+_sqlite_file = (DRIP_DEMO_DIR if DRIP_DEMO else DRIP_DATA_DIR) / "drip.sqlite3"
 DATABASES = {
     "default": dj_database_url.parse(
-        _database_url or f"sqlite:///{DRIP_DATA_DIR / 'drip.sqlite3'}", conn_max_age=60
+        f"sqlite:///{_sqlite_file}" if DRIP_DEMO or not _database_url else _database_url,
+        conn_max_age=60,
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
@@ -222,6 +230,8 @@ DRIP_CLINIC = {
 # --- delivery engine -------------------------------------------------------------------------
 DRIP_CHANNELS = _choice("DRIP_CHANNELS", "outbox", ("outbox", "live"))  # live: Twilio + SMTP
 DRIP_OUTBOX_DIR = Path(_env("DRIP_OUTBOX_DIR") or DRIP_DATA_DIR / "outbox")
+if DRIP_DEMO:
+    DRIP_CHANNELS, DRIP_OUTBOX_DIR = "outbox", DRIP_DEMO_DIR / "outbox"
 DRIP_DISPATCH_EVERY_S = _number("DRIP_DISPATCH_EVERY_S", "15")
 DRIP_CLAIM_BATCH = int(_number("DRIP_CLAIM_BATCH", "1000", int))
 DRIP_SEND_BATCH = int(_number("DRIP_SEND_BATCH", "100", int))  # deliveries per Celery task
@@ -259,7 +269,7 @@ DEFAULT_FROM_EMAIL = _env("DRIP_FROM_EMAIL", "care@clinic.example")
 
 # --- Celery --------------------------------------------------------------------------------------
 _broker_url = (_env("DRIP_BROKER_URL") or "").strip()
-CELERY_BROKER_URL = _broker_url or "filesystem://"
+CELERY_BROKER_URL = "memory://localhost/" if DRIP_DEMO else _broker_url or "filesystem://"
 CELERY_BROKER_FOLDER = DRIP_DATA_DIR / "broker"  # queue/, processed/, control/
 # Redis visibility timeout (s); 0 keeps Celery's default (1 h). drip's tasks are acked at once and
 # carry only due work, so this only matters to the benchmark that shows the naive design's trap.

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_demo_sends_every_planned_message_exactly_once(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DRIP_HOME": str(tmp_path)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DRIP_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
     result = subprocess.run(
         [sys.executable, "-m", "drip.cli", "demo", "--quiet"],
@@ -32,3 +32,6 @@ def test_the_demo_sends_every_planned_message_exactly_once(tmp_path):
     assert len(sms_ids) == len(set(sms_ids)) == 11
     assert len(emails) == 11 and not any("again" in name for name in emails)
     assert "Deliveries: {'sent': 22}" in result.stdout
+    # The story is the demo's own output: no engine log lines, and none printed twice.
+    logged = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "batch.done" not in result.stderr and len(logged) == len(set(logged)), logged[-20:]
