@@ -203,6 +203,10 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = int(_number("DRIP_HSTS_SECONDS", str(365 * 24 * 3600), int))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("DRIP_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = _bool("DRIP_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        # Preloading binds the whole domain to HTTPS in browsers for months; only the domain's
+        # owner can decide that, so it is opt-in and the deployment check does not ask for it.
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
 
 # --- where the product's default schedules and messages live -------------------------------

@@ -159,3 +159,36 @@ def test_staff_sessions_expire_after_30_idle_minutes_by_default(tmp_path):
     s = load(tmp_path)
     assert s.SESSION_COOKIE_AGE == 30 * 60 and s.SESSION_SAVE_EVERY_REQUEST
     assert load(tmp_path, DRIP_STAFF_SESSION_IDLE_MIN="10").SESSION_COOKIE_AGE == 600
+
+
+def test_the_deployment_check_passes_clean_with_production_settings(tmp_path):
+    """`drip check --deploy` as an operator runs it, warnings counted as failures."""
+    import subprocess
+    import sys
+
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": str(SETTINGS.parent.parent),
+        "DRIP_DATA_DIR": str(tmp_path),
+        **PRODUCTION,
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "drip.cli", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_staff_passwords_are_checked_by_djangos_validators():
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    for weak in ("1", "password", "12345678901"):
+        with pytest.raises(ValidationError):
+            validate_password(weak)
+    validate_password("a long staff passphrase 42")
