@@ -37,13 +37,16 @@ def _run(args: list[str]) -> None:
 
 def _explain(error: Exception) -> str | None:
     """What to tell a person about ``error``, or None when it is a bug (keep the traceback)."""
-    from django.db import DatabaseError
+    from django.db import OperationalError, ProgrammingError
 
     from drip.errors import ConfigError
 
     if isinstance(error, ConfigError):
         return str(error)
-    if isinstance(error, DatabaseError):
+    # Unreachable, or tables missing (SQLite: OperationalError; PostgreSQL: ProgrammingError).
+    # Other database errors are bugs and keep their traceback.
+    missing_table = isinstance(error, ProgrammingError) and "does not exist" in str(error)
+    if isinstance(error, OperationalError) or missing_table:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return (
             f"cannot use the database at {_database_place()} ({first_line}).\n"

@@ -202,3 +202,20 @@ def test_behind_the_proxy_plain_http_is_redirected_to_https(production_server):
     assert response.status == 301
     assert response.getheader("Location") == f"https://{PUBLIC_HOST}/admin/login/"
     assert get(port, "/admin/login/", Host="evil.example").status == 400
+
+
+def test_a_worker_on_the_filesystem_broker_leaves_nothing_in_the_folder_it_started_from(tmp_path):
+    elsewhere, data = tmp_path / "elsewhere", tmp_path / "data"
+    elsewhere.mkdir()
+    worker = ManagedProcess(
+        [sys.executable, "-m", "drip.cli", "worker", "--", "--pool", "solo"],
+        env=drip_env(data),
+        name="worker",
+        cwd=elsewhere,
+    )
+    try:
+        worker.wait_for_line(r"ready\.", timeout_s=60)
+    finally:
+        worker.stop()
+    assert list(elsewhere.iterdir()) == []
+    assert {p.name for p in (data / "broker").iterdir()} >= {"queue", "processed", "control"}
