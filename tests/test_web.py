@@ -25,7 +25,14 @@ PUBLIC_HOST = "drip.clinic.example"  # .env.example's DRIP_PUBLIC_BASE_URL
 def drip_env(data_dir: Path, **env: str) -> dict[str, str]:
     """The environment of a `drip` process: this checkout on the path, no database URL of ours."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("DRIP_", "DATABASE_URL"))}
-    return {**base, "PYTHONPATH": str(ROOT), "DRIP_DATA_DIR": str(data_dir), **env}
+    # DATABASE_URL empty, not absent: ManagedProcess adds the test run's environment back.
+    return {
+        **base,
+        "PYTHONPATH": str(ROOT),
+        "DRIP_DATA_DIR": str(data_dir),
+        "DATABASE_URL": "",
+        **env,
+    }
 
 
 def run_drip(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
