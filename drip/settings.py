@@ -175,7 +175,8 @@ STATIC_URL = "static/"
 # Static files (the admin's) are served by gunicorn itself (whitenoise). With DRIP_STATIC_ROOT
 # set, `drip collectstatic` fills it (the image does, at build) and whitenoise serves it with
 # compression; without, whitenoise serves them from the installed apps: nothing to run first.
-STATIC_ROOT = Path(_env("DRIP_STATIC_ROOT")) if _env("DRIP_STATIC_ROOT") else None
+_static_root = (_env("DRIP_STATIC_ROOT") or "").strip()
+STATIC_ROOT = Path(_static_root) if _static_root else None
 WHITENOISE_USE_FINDERS = STATIC_ROOT is None
 LOGIN_URL = "/admin/login/"
 
