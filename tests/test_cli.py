@@ -124,3 +124,46 @@ def test_preview_refuses_a_bad_zone_and_bad_dates_clearly():
     assert (
         bad.returncode != 0 and "infusion 1: '2026-12-01 9am' is not YYYY-MM-DD HH:MM" in bad.stderr
     )
+
+
+def test_a_command_run_elsewhere_without_a_migrated_database_says_what_to_run(tmp_path):
+    elsewhere, data = tmp_path / "elsewhere", tmp_path / "data"
+    elsewhere.mkdir()
+    result = drip("timeline", "1", cwd=elsewhere, DRIP_DATA_DIR=str(data))
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert f"cannot use the database at {data / 'drip.sqlite3'}" in result.stderr
+    assert "Run `drip migrate` then `drip schedules publish`" in result.stderr
+    assert list(elsewhere.iterdir()) == []  # no empty SQLite file where the command ran
+
+
+def test_a_configuration_problem_is_one_message_without_a_traceback(tmp_path):
+    result = drip("status", cwd=tmp_path, DRIP_ENV="production", DRIP_DATA_DIR=str(tmp_path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("drip: drip cannot start (DRIP_ENV=production)")
+    assert "DATABASE_URL is not set" in result.stderr and "DRIP_SECRET_KEY" in result.stderr
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path):
+    """`drip ... | head`: the reader closes the pipe; no BrokenPipeError traceback."""
+    import os
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DRIP_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the command writes a byte
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "drip.cli", "preview", "--infusions", "2026-12-01 09:00"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr, (
+        result.stderr
+    )

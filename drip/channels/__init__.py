@@ -46,7 +46,7 @@ def build_channels() -> tuple[SmsChannel, EmailChannel]:
         port=settings.EMAIL_PORT,
         username=settings.EMAIL_HOST_USER,
         password=settings.EMAIL_HOST_PASSWORD,
-        use_tls=settings.EMAIL_USE_TLS,
+        tls=settings.DRIP_SMTP_TLS,
         timeout_s=settings.EMAIL_TIMEOUT,
         from_email=settings.DEFAULT_FROM_EMAIL,
         message_id_domain=domain,

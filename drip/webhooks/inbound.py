@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from drip.inbound.service import receive_sms
+from drip.webhooks.signature import signed_by_twilio
 
 log = logging.getLogger("drip.webhooks.inbound")
 
@@ -28,7 +27,7 @@ log = logging.getLogger("drip.webhooks.inbound")
 @require_POST
 def twilio_inbound(request: HttpRequest) -> HttpResponse:
     """Store the message, act on it, and answer in TwiML (empty when there is nothing to say)."""
-    if not _signed_by_twilio(request):
+    if not signed_by_twilio(request):
         log.warning("twilio.inbound.forged")
         return HttpResponseForbidden("invalid signature")
     sid = request.POST.get("MessageSid", "")
@@ -46,15 +45,6 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
     if received.reply:
         twiml.message(received.reply)
     return HttpResponse(str(twiml), content_type="text/xml")
-
-
-def _signed_by_twilio(request: HttpRequest) -> bool:
-    signature = request.headers.get("X-Twilio-Signature", "")
-    url = settings.DRIP_PUBLIC_BASE_URL + request.get_full_path()
-    # The QueryDict itself, so a repeated field is signed with every value (the SDK reads getlist).
-    return bool(signature) and RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(
-        url, request.POST, signature
-    )
 
 
 def _enqueue_alert(alert_id: int) -> None:

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_demo_sends_every_planned_message_exactly_once(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DRIP_HOME": str(tmp_path)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DRIP_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
     result = subprocess.run(
         [sys.executable, "-m", "drip.cli", "demo", "--quiet"],
@@ -38,3 +38,6 @@ def test_the_demo_sends_every_planned_message_exactly_once(tmp_path):
         for part in ("plain", "html"):
             body = mail.get_body((part,))
             assert body is not None and "call or text 988" in body.get_content(), (path.name, part)
+    # The story is the demo's own output: no engine log lines, and none printed twice.
+    logged = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "batch.done" not in result.stderr and len(logged) == len(set(logged)), logged[-20:]
