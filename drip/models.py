@@ -91,6 +91,9 @@ class Enrollment(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     enrolled_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    # How many infusions the series has: the schedule's at enrollment, changed by staff (ending
+    # a series early). Steps anchored on the last infusion wait for this one to be booked.
+    series_size = models.PositiveSmallIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Enrollment #{self.pk}"
