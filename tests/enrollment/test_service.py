@@ -455,3 +455,33 @@ def test_a_schedule_version_that_does_not_validate_is_refused_and_saves_nothing(
         service.enroll(patient_input(), [datetime(2026, 12, 7, 10)], now=now, actor="test")
     assert raised.value.field == "schedule" and "does not validate" in str(raised.value)
     assert counts() == before
+
+
+def test_an_enrollment_knows_its_series_size_from_the_schedule(now):
+    assert enroll_patient(now).series_size == 6
+
+
+def test_ending_a_series_after_infusion_four_times_the_end_from_it(now):
+    e = enroll_patient(now)
+    fourth = e.infusions.get(number=4).starts_at
+    later = fourth + timedelta(hours=2)
+    with pytest.raises(EnrollmentError) as raised:
+        service.end_series_after(e, 5, now=later, actor="staff")  # infusion 5 is still ahead
+    assert raised.value.field == "infusion"
+    service.end_series_after(e, 4, now=later, actor="staff")
+    e.refresh_from_db()
+    week_after = rows(e)[("week-after-last", "email")]
+    assert e.series_size == 4 and week_after.anchor_infusion == 4
+    assert week_after.status == S.SCHEDULED and fourth < week_after.due_at < fourth + timedelta(8)
+    assert set(e.infusions.filter(number__gt=4).values_list("status", flat=True)) == {"cancelled"}
+    assert AuditEvent.objects.filter(enrollment=e, event="series_ended_early").exists()
+
+
+def test_the_series_size_can_grow_but_not_below_the_infusions_booked(now):
+    first = next_monday_10am(now)
+    e = enroll_patient(now, mwf_infusions(first, 3))
+    service.set_series_size(e, 3, now=now, actor="staff")
+    assert rows(e)[("week-after-last", "email")].anchor_infusion == 3
+    with pytest.raises(EnrollmentError) as raised:
+        service.set_series_size(e, 2, now=now, actor="staff")
+    assert raised.value.field == "series_size"
