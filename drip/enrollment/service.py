@@ -370,12 +370,18 @@ def _history(enrollment: Enrollment, rows: Iterable[Delivery]) -> list[Sent]:
         for d in rows
         if d.status not in Delivery.PENDING
     ]
-    others = Delivery.objects.filter(enrollment__patient_id=enrollment.patient_id).exclude(
-        enrollment=enrollment
+    # Through the patient's other enrollments (indexed) rather than a join over every delivery.
+    other_ids = list(
+        Enrollment.objects.filter(patient_id=enrollment.patient_id)
+        .exclude(pk=enrollment.pk)
+        .values_list("pk", flat=True)
     )
-    for channel, sent_at, due_at in others.exclude(status__in=(S.SKIPPED, S.FAILED)).values_list(
-        "channel", "sent_at", "due_at"
-    ):
+    if not other_ids:
+        return history
+    others = Delivery.objects.filter(enrollment_id__in=other_ids).exclude(
+        status__in=(S.SKIPPED, S.FAILED)
+    )
+    for channel, sent_at, due_at in others.values_list("channel", "sent_at", "due_at"):
         history.append(Sent(Channel(channel), sent_at or due_at))
     return history
 
