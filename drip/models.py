@@ -174,6 +174,9 @@ class Enrollment(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     enrolled_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    # How many infusions the series has: the schedule's at enrollment, changed by staff (ending
+    # a series early). Steps anchored on the last infusion wait for this one to be booked.
+    series_size = models.PositiveSmallIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Enrollment #{self.pk}"
@@ -274,6 +277,8 @@ class AuditEvent(models.Model):
         ENDED = "ended", "Ended"
         OPTED_OUT = "opted_out", "Opted out"
         OPTED_IN = "opted_in", "Opted in"
+        SERIES_SIZE_SET = "series_size_set", "Series size changed"
+        SERIES_ENDED_EARLY = "series_ended_early", "Series ended early"
 
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)

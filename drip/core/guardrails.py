@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from drip.core.planner import InfusionSlot, PatientPrefs, Series, plan
+from drip.core.planner import InfusionSlot, PatientPrefs, Series, SkipReason, plan
 from drip.core.readability import fk_grade, prose, words
 from drip.core.rendering import MessageTemplate, build_context, render_email, render_sms
 from drip.core.schedule import Channel, Schedule
@@ -39,8 +39,6 @@ class Rules:
     email_max_words: int = 250
     reading_grade_max: float = 8.0
     sms_allow_ucs2: bool = False
-    sms_per_day: int = 1
-    sms_per_7_days: int = 3
 
 
 def sample_context(clinic: Mapping[str, str]) -> dict[str, object]:
@@ -266,30 +264,63 @@ def pattern_days(pattern: str, size: int) -> list[int]:
 STANDARD_PATTERNS = ("Mon/Wed/Fri", "Tue/Thu", "every other day", "daily")
 
 
-def cap_problems(schedule: Schedule, rules: Rules) -> list[Problem]:
-    """The first break of each cap for each standard series (enrolled 0 to 14 days ahead, in the
-    morning or the evening before), counted from the planner's output in the patient's local
-    days, welcome included; each names the steps whose texts break it."""
+def cap_problems(schedule: Schedule) -> list[Problem]:
+    """Errors: the first break of each of the schedule's SMS caps for each standard series
+    (enrolled 0 to 14 days ahead, in the morning or the evening before), counted from the
+    planner's output in the patient's local days, welcome included. The planner keeps the caps,
+    so this is a second look at the planner itself, run on every publish."""
     found: dict[tuple[str, str], Problem] = {}
-    for pattern in STANDARD_PATTERNS:
-        for lead_days in range(MAX_LEAD_DAYS + 1):
-            for hours in _ENROLLED_HOURS_BEFORE:
-                texts = _planned_texts(schedule, pattern, timedelta(days=lead_days, hours=hours))
-                for kind, steps, message in _cap_breaks(texts, rules):
-                    where = f"; {pattern} series, enrolled {lead_days} d {hours:g} h ahead"
-                    found.setdefault(
-                        (pattern, kind),
-                        Problem(
-                            schedule.source,
-                            _step_line(schedule, steps[0]),
-                            message + where,
-                            ", ".join(steps),
-                        ),
-                    )
+    for pattern, lead, texts, _ in _standard_plans(schedule):
+        for kind, steps, message in _cap_breaks(texts, schedule):
+            found.setdefault(
+                (pattern, kind),
+                Problem(
+                    schedule.source,
+                    _step_line(schedule, steps[0]),
+                    f"{message}; {pattern} series, enrolled {_lead(lead)} ahead",
+                    ", ".join(steps),
+                ),
+            )
     return list(found.values())
 
 
-def _planned_texts(schedule: Schedule, pattern: str, lead: timedelta) -> list[tuple[date, str]]:
+def cap_drops(schedule: Schedule) -> list[Problem]:
+    """Warnings: steps whose texts the caps drop (skipped 'cap') in a standard series, the first
+    pattern for each step: the admin learns that a message will not reach every patient."""
+    found: dict[str, Problem] = {}
+    for pattern, lead, _, dropped in _standard_plans(schedule):
+        for step in dropped:
+            found.setdefault(
+                step,
+                Problem(
+                    schedule.source,
+                    _step_line(schedule, step),
+                    f"its text is dropped to keep the SMS caps in a {pattern} series enrolled "
+                    f"{_lead(lead)} ahead (give it room with 'latest:' or a higher priority)",
+                    step,
+                ),
+            )
+    return list(found.values())
+
+
+def _lead(lead: timedelta) -> str:
+    return f"{lead.days} d {lead.seconds / 3600:g} h"
+
+
+def _standard_plans(
+    schedule: Schedule,
+) -> Iterable[tuple[str, timedelta, list[tuple[date, str]], list[str]]]:
+    """(pattern, lead, texts planned as (local day, step), steps dropped by caps) per series."""
+    for pattern in STANDARD_PATTERNS:
+        for lead_days in range(MAX_LEAD_DAYS + 1):
+            for hours in _ENROLLED_HOURS_BEFORE:
+                lead = timedelta(days=lead_days, hours=hours)
+                yield (pattern, lead, *_planned_texts(schedule, pattern, lead))
+
+
+def _planned_texts(
+    schedule: Schedule, pattern: str, lead: timedelta
+) -> tuple[list[tuple[date, str]], list[str]]:
     days = pattern_days(pattern, schedule.infusions)
     first = _FIRST_INFUSION + timedelta(days=1 if pattern == "Tue/Thu" else 0)
     slots = tuple(
@@ -299,38 +330,34 @@ def _planned_texts(schedule: Schedule, pattern: str, lead: timedelta) -> list[tu
     series = Series(enrolled_at=first - lead, infusions=slots)
     prefs = PatientPrefs(_ZONE, frozenset(Channel))
     zone = ZoneInfo(_ZONE)
-    return sorted(
-        (row.due_at.astimezone(zone).date(), row.step_key)
-        for row in plan(schedule, series, prefs, series.enrolled_at)
-        if row.channel is Channel.SMS and row.skip_reason is None
+    rows = [
+        r for r in plan(schedule, series, prefs, series.enrolled_at) if r.channel is Channel.SMS
+    ]
+    texts = sorted(
+        (r.due_at.astimezone(zone).date(), r.step_key) for r in rows if r.skip_reason is None
     )
+    dropped = [r.step_key for r in rows if r.skip_reason is SkipReason.CAP]
+    return texts, dropped
 
 
 def _cap_breaks(
-    texts: list[tuple[date, str]], rules: Rules
+    texts: list[tuple[date, str]], schedule: Schedule
 ) -> list[tuple[str, tuple[str, ...], str]]:
     """(kind, steps, message) for each local day and each 7-day window over a cap."""
-    breaks = []
+    caps, breaks = schedule.caps, []
     per_day = Counter(day for day, _ in texts)
     for day, count in sorted(per_day.items()):
-        if count > rules.sms_per_day:
+        if count > caps.sms_per_day:
             steps = tuple(step for d, step in texts if d == day)
-            breaks.append(
-                (
-                    "day",
-                    steps,
-                    f"{count} texts on one day ({day:%a %b %d}); at most {rules.sms_per_day}",
-                )
-            )
+            message = f"{count} texts on one day ({day:%a %b %d}); at most {caps.sms_per_day}"
+            breaks.append(("day", steps, message))
         week = tuple(step for d, step in texts if day <= d < day + timedelta(days=7))
-        if len(week) > rules.sms_per_7_days:
-            breaks.append(
-                (
-                    "week",
-                    week,
-                    f"{len(week)} texts in the 7 days from {day:%a %b %d}; at most {rules.sms_per_7_days}",
-                )
+        if len(week) > caps.sms_per_7_days:
+            message = (
+                f"{len(week)} texts in the 7 days from {day:%a %b %d}; "
+                f"at most {caps.sms_per_7_days}"
             )
+            breaks.append(("week", week, message))
     return breaks
 
 

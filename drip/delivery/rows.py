@@ -189,6 +189,27 @@ def opted_out(patient_ids: set[int]) -> dict[int, set[str]]:
     return found
 
 
+def sends_since(patient_ids: set[int], since: datetime) -> dict[int, list[tuple[str, datetime]]]:
+    """Each patient's messages (channel, sent_at) sent since ``since``, across all their series."""
+    found: dict[int, list[tuple[str, datetime]]] = {p: [] for p in patient_ids}
+    if not found:
+        return found
+    ids = list(found)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            where, params = "e.patient_id = ANY(%s)", [ids, since]
+        else:
+            where, params = f"e.patient_id IN ({_marks(ids)})", [*ids, _db_time(since)]
+        cursor.execute(
+            "SELECT e.patient_id, d.channel, d.sent_at FROM drip_delivery d "
+            f"JOIN drip_enrollment e ON e.id = d.enrollment_id WHERE {where} AND d.sent_at >= %s",
+            params,
+        )
+        for patient_id, channel, sent_at in cursor.fetchall():
+            found[patient_id].append((channel, _aware(sent_at)))
+    return found
+
+
 def finish(rows: Sequence[Row]) -> None:
     """Write each row's status and outcome fields (and clear its lease), in one statement; only
     rows still 'sending' change (compare-and-set)."""

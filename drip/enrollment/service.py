@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -22,6 +22,7 @@ from drip.core.planner import (
     InfusionStatus,
     PatientPrefs,
     PlannedDelivery,
+    Sent,
     Series,
     SkipReason,
     plan,
@@ -55,6 +56,8 @@ __all__ = [
     "pause",
     "resume",
     "end",
+    "end_series_after",
+    "set_series_size",
     "record_opt_out",
     "record_opt_in",
     "replan",
@@ -65,12 +68,6 @@ __all__ = [
 ]
 
 S, E = Delivery.Status, Enrollment.Status
-# An enrollment not active skips every pending row for this reason.
-_NOT_ACTIVE = {
-    E.ENDED: SkipReason.ENROLLMENT_ENDED,
-    E.COMPLETED: SkipReason.ENROLLMENT_ENDED,
-    E.PAUSED: SkipReason.PAUSED,
-}
 # The column that holds a channel's opt-out (an update by name, in one statement).
 _OPTED_OUT_FIELD = {Channel.SMS: "sms_opted_out_at", Channel.EMAIL: "email_opted_out_at"}
 # target status: the statuses it may be reached from
@@ -112,7 +109,7 @@ def enroll(
         with transaction.atomic():
             row = _patient_for(clean, now, actor)
             enrollment = Enrollment.objects.create(
-                patient=row, schedule_version=version, enrolled_at=now
+                patient=row, schedule_version=version, enrolled_at=now, series_size=size
             )
             Infusion.objects.bulk_create(
                 Infusion(enrollment=enrollment, number=i + 1, starts_at=t)
@@ -259,7 +256,7 @@ def add_infusion(
     """Add the next infusion of the series (for dates booked after enrollment)."""
     with transaction.atomic():
         _lock(enrollment)  # two additions at once would both take the same next number
-        size = catalog.schedule_of(enrollment.schedule_version).infusions
+        size = _series_size(enrollment)
         existing = list(enrollment.infusions.order_by("number"))
         if len(existing) >= size:
             raise EnrollmentError("infusions", f"the series already has all {size} infusions")
@@ -271,6 +268,36 @@ def add_infusion(
         _audit(enrollment, AuditEvent.Event.INFUSION_ADDED, now, actor, infusion=infusion.number)
         replan(enrollment, now=now)
     return infusion
+
+
+def set_series_size(enrollment: Enrollment, size: int, *, now: datetime, actor: str) -> None:
+    """Staff change how many infusions the series has (1 to 20, at least the ones booked)."""
+    with transaction.atomic():
+        booked = enrollment.infusions.count()
+        if not max(1, booked) <= size <= 20:
+            raise EnrollmentError(
+                "series_size", f"must be from {max(1, booked)} (infusions booked) to 20, not {size}"
+            )
+        enrollment.series_size = size
+        enrollment.save(update_fields=["series_size"])
+        _audit(enrollment, AuditEvent.Event.SERIES_SIZE_SET, now, actor, series_size=size)
+        replan(enrollment, now=now)
+
+
+def end_series_after(enrollment: Enrollment, number: int, *, now: datetime, actor: str) -> None:
+    """Staff end the series early ("series ends after infusion 4"): infusion ``number`` becomes
+    the last, later ones are cancelled, and end-of-series messages are timed from it."""
+    with transaction.atomic():
+        last = _infusion(enrollment, number)
+        if last.status == Infusion.Status.CANCELLED:
+            raise EnrollmentError("infusion", f"infusion {number} was cancelled: end after another")
+        if last.starts_at > now and last.status != Infusion.Status.DONE:
+            raise EnrollmentError("infusion", f"infusion {number} has not taken place yet")
+        enrollment.infusions.filter(number__gt=number).update(status=Infusion.Status.CANCELLED)
+        enrollment.series_size = number
+        enrollment.save(update_fields=["series_size"])
+        _audit(enrollment, AuditEvent.Event.SERIES_ENDED_EARLY, now, actor, infusion=number)
+        replan(enrollment, now=now)
 
 
 def pause(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
@@ -367,8 +394,11 @@ def replan(enrollment: Enrollment, *, now: datetime) -> ReplanResult:
     """Bring the enrollment's pending deliveries in line with its current state (in the caller's
     transaction). Planning twice creates nothing new; sent rows are never touched."""
     enrollment.refresh_from_db()
-    planned = {(p.step_key, p.channel.value): _row_fields(p) for p in _plan(enrollment, now)}
     existing = {(d.step_key, d.channel): d for d in enrollment.deliveries.all()}
+    history = _history(enrollment, existing.values())
+    planned = {
+        (p.step_key, p.channel.value): _row_fields(p) for p in _plan(enrollment, now, history)
+    }
     for key, row in existing.items():
         if key not in planned and row.status in Delivery.PENDING:
             # The step's anchor is gone (every infusion cancelled): nothing left to time it from.
@@ -415,24 +445,56 @@ def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
     return "skipped" if fields["status"] == S.SKIPPED else "retimed"
 
 
-def _plan(enrollment: Enrollment, now: datetime) -> list[PlannedDelivery]:
+def _plan(enrollment: Enrollment, now: datetime, history: list[Sent]) -> list[PlannedDelivery]:
     patient = enrollment.patient
     schedule = catalog.schedule_of(enrollment.schedule_version)
     slots = tuple(
         InfusionSlot(i.number, i.starts_at, InfusionStatus(i.status))
         for i in enrollment.infusions.all()
     )
-    prefs = PatientPrefs(patient.time_zone, frozenset(c for c in Channel if patient.may_receive(c)))
-    planned = plan(schedule, Series(enrollment.enrolled_at, slots), prefs, now)
-    return [_adjust(p, patient, enrollment.status) for p in planned]
+    prefs = PatientPrefs(
+        patient.time_zone,
+        channels=frozenset(c for c in Channel if patient.has_consent(c) and patient.contact(c)),
+        opted_out=frozenset(c for c in Channel if patient.opted_out_at(c)),
+    )
+    series = Series(enrollment.enrolled_at, slots, enrollment.series_size, enrollment.status)
+    return plan(schedule, series, prefs, now, history)
 
 
-def _adjust(p: PlannedDelivery, patient: Patient, status: str) -> PlannedDelivery:
-    if status in _NOT_ACTIVE:
-        return replace(p, skip_reason=_NOT_ACTIVE[status])
-    if p.skip_reason is SkipReason.NO_CONSENT and patient.opted_out_at(p.channel):
-        return replace(p, skip_reason=SkipReason.OPTED_OUT)
-    return p
+# Rows that reached (or may have reached) the patient: they count against the caps.
+_WENT_OUT = (S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED)
+
+
+def _history(enrollment: Enrollment, rows: Iterable[Delivery]) -> list[Sent]:
+    """What counts against the caps besides this plan: this series' rows that went out (or
+    failed: never planned again) and every message of the patient's other series."""
+    history = [
+        Sent(
+            Channel(d.channel),
+            (d.sent_at or d.due_at) if d.status in _WENT_OUT else None,
+            d.step_key,
+        )
+        for d in rows
+        if d.status not in Delivery.PENDING
+    ]
+    # Through the patient's other enrollments (indexed) rather than a join over every delivery.
+    other_ids = list(
+        Enrollment.objects.filter(patient_id=enrollment.patient_id)
+        .exclude(pk=enrollment.pk)
+        .values_list("pk", flat=True)
+    )
+    if not other_ids:
+        return history
+    others = Delivery.objects.filter(enrollment_id__in=other_ids).exclude(
+        status__in=(S.SKIPPED, S.FAILED)
+    )
+    for channel, sent_at, due_at in others.values_list("channel", "sent_at", "due_at"):
+        history.append(Sent(Channel(channel), sent_at or due_at))
+    return history
+
+
+def _series_size(enrollment: Enrollment) -> int:
+    return enrollment.series_size or catalog.schedule_of(enrollment.schedule_version).infusions
 
 
 def _row_fields(p: PlannedDelivery) -> dict[str, object]:
