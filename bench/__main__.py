@@ -1,4 +1,4 @@
-"""`python -m bench [throughput|...]` — see README, "Benchmarks"."""
+"""`python -m bench [throughput|...]` — see README, "Benchmarks"; figures in docs/benchmarks.md."""
 
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ Rows are claimed (queued -> sending, compare-and-set), checked and prepared in o
 in groups no larger than the calls that can start at once (``concurrency``), so a worker killed
 mid-batch strands in 'sending' only calls that were in flight; rows it had not claimed stay
 'queued' and come back via the lease. A new group is claimed when half the window is free: per-
-group statements were the cost when groups were small (groups of 16: 990/s; one group per batch
-of 100: 1,235/s), and claiming more than can start at once left that much stranded by one kill;
-the default concurrency equals the batch, so a batch is one group.
+group statements were the cost when groups were small, and claiming more than can start at once
+left that much stranded by one kill; the default concurrency equals the batch, so a batch is one
+group (measurements: docs/history.md).
 Only the main thread touches the database (drip.delivery.rows); rendering (pure) and provider
 calls run on the process's event loop (drip.channels.io_loop), and their answers come back
 through a queue.
