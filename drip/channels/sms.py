@@ -2,9 +2,9 @@
 
 Provider answers become our errors (DESIGN §6), classified by ``twilio_codes``: 20429, 429 and
 5xx -> transient; 21610 (the recipient replied STOP to the carrier) -> opted out; 21211, 21614,
-21606, 21408 and any other 4xx -> permanent; timeouts and dropped connections -> transient. Both of Twilio's error
-formats are understood: the legacy JSON (``TwilioRestException``) and RFC 9457 problem
-details (``TwilioServiceException``, which is not a subclass of the former).
+21606, 21408 and any other 4xx -> permanent; timeouts and dropped connections -> transient.
+Both of Twilio's error formats are understood: the legacy JSON (``TwilioRestException``) and
+RFC 9457 problem details (``TwilioServiceException``, which is not a subclass of the former).
 """
 
 from __future__ import annotations
