@@ -1,4 +1,4 @@
-"""`python -m bench [throughput|...]` — see README, "Benchmarks"."""
+"""`python -m bench [throughput|...]` — see README, "Benchmarks"; figures in docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else "throughput"
     args = [int(a) for a in sys.argv[2:]]
-    benches = ("throughput", "dispatch", "enroll", "scaling", "memory", "visibility")
+    benches = ("throughput", "dispatch", "enroll", "scaling", "memory", "visibility", "claim")
     if name not in benches:
         raise SystemExit(f"unknown benchmark {name!r}; have: {', '.join(benches)}")
     run = __import__(f"bench.{name}", fromlist=["run"]).run

@@ -2,8 +2,8 @@
 unsubscribe headers); aiosmtplib carries it, on the process's event loop (``io_loop``).
 
 Why not Django's SMTP backend for the transfer: it is smtplib, one blocking thread per
-connection, and at a hundred threads the hand-offs cost more CPU than the message (0.88 ms
-per email vs 0.51 ms on one loop, measured on 2 cores; README "Capacity").
+connection, and at a hundred threads the hand-offs cost more CPU than the message (measured:
+docs/history.md, "Stack changes").
 
 STARTTLS (``tls``): ``require`` refuses a server that does not offer it, ``opportunistic`` (the
 default) upgrades whenever the server offers it, ``off`` never does. The certificate is always

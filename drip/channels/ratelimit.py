@@ -55,7 +55,7 @@ class RateLimited:
 
     async def deliver(self, message):  # type: ignore[no-untyped-def]
         try:
-            wait_s = self._limiter.reserve()  # one Redis round trip on the loop: ~0.1 ms
+            wait_s = self._limiter.reserve()  # one Redis round trip, on the loop
         except (
             redis.RedisError
         ) as error:  # the limiter's store is down: try later, never unthrottled

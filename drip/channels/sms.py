@@ -1,10 +1,10 @@
 """SMS through Twilio's Messages API with the ``twilio`` SDK.
 
-Provider answers become our errors (DESIGN §6): 20429, 429 and 5xx -> transient; 21610 (the
-recipient replied STOP to the carrier) -> opted out; 21211, 21614, 21606, 21408 and any other
-4xx -> permanent; timeouts and dropped connections -> transient. Both of Twilio's error
-formats are understood: the legacy JSON (``TwilioRestException``) and RFC 9457 problem
-details (``TwilioServiceException``, which is not a subclass of the former).
+Provider answers become our errors (DESIGN §6), classified by ``twilio_codes``: 20429, 429 and
+5xx -> transient; 21610 (the recipient replied STOP to the carrier) -> opted out; 21211, 21614,
+21606, 21408 and any other 4xx -> permanent; timeouts and dropped connections -> transient.
+Both of Twilio's error formats are understood: the legacy JSON (``TwilioRestException``) and
+RFC 9457 problem details (``TwilioServiceException``, which is not a subclass of the former).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from twilio.rest import Client
 
 from drip.channels import io_loop
 from drip.channels.base import OutgoingSms, Receipt
+from drip.channels.twilio_codes import Verdict, classify, parse_code
 from drip.channels.twilio_http import AiohttpClient
 from drip.errors import (
     DeliveryError,
@@ -31,8 +32,6 @@ from drip.errors import (
 
 T = TypeVar("T")
 log = logging.getLogger("drip.channels.sms")
-OPTED_OUT = 21610
-RATE_LIMITED = 20429
 # Twilio's error messages quote the number ("The 'To' number +1212... is not valid"); the
 # detail is stored on the delivery row and may be printed, so numbers are masked.
 _PHONE_LIKE = re.compile(r"\+?\d[\d ().-]{5,}\d")
@@ -156,18 +155,19 @@ class TwilioSms:
 
 def _translate(error: TwilioRestException | TwilioServiceException) -> DeliveryError:
     status = int(error.status or 0)
-    code = int(error.code) if str(error.code or "").isdigit() else None
+    code = parse_code(error.code)
     if isinstance(error, TwilioServiceException):
         raw = error.detail or error.title
     else:
         raw = error.msg
     detail = _PHONE_LIKE.sub("[number]", str(raw or ""))[:300]
     label = str(code or status)
-    if code == OPTED_OUT:
-        return RecipientOptedOutError(label, detail)
-    if code == RATE_LIMITED or status == 429 or status >= 500:
-        return TransientDeliveryError(label, detail)
-    return PermanentDeliveryError(label, detail)
+    kind = {
+        Verdict.OPTED_OUT: RecipientOptedOutError,
+        Verdict.TRANSIENT: TransientDeliveryError,
+        Verdict.PERMANENT: PermanentDeliveryError,
+    }[classify(code, status)]
+    return kind(label, detail)
 
 
 def _unreadable(delivery_id: int) -> PermanentDeliveryError:

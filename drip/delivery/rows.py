@@ -10,9 +10,11 @@ Every write is a compare-and-set on ``status``: a repeated or late write changes
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, Field, dataclass, fields
 from datetime import UTC, datetime
+from operator import itemgetter
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -70,14 +72,26 @@ class InfusionState:
     status: str
 
 
-_DELIVERY = (
-    "d.id, d.enrollment_id, d.step_key, d.channel, d.message_key, d.anchor_infusion, d.due_at, "
-    "d.attempts, d.status, d.skip_reason, d.provider_id, d.error_code, d.error_text, d.sent_at"
+def _fields(cls: type) -> list[Field[Any]]:
+    """The dataclass's fields that come from a column, in order: all but a Row's patient (built
+    from several) and the fields with a default (set by the sender later)."""
+    return [f for f in fields(cls) if f.name != "patient" and f.default is MISSING]
+
+
+# The SELECT lists name each column after its field (the patient's prefixed ``patient_``), and
+# ``_read_rows`` finds fields by those names: a column added, dropped or reordered cannot shift
+# every field after it.
+_ROW_FIELDS = [f.name for f in _fields(Row)]
+_RECIPIENT_FIELDS = [f.name for f in _fields(Recipient)]
+_ENROLLMENT_COLUMNS = {
+    "enrollment_status": "e.status",
+    "schedule_version_id": "e.schedule_version_id",
+}
+_DELIVERY = ", ".join(
+    f"{_ENROLLMENT_COLUMNS[name]} AS {name}" if name in _ENROLLMENT_COLUMNS else f"d.{name}"
+    for name in _ROW_FIELDS
 )
-_OWNER = (
-    "e.status, e.schedule_version_id, p.id, p.first_name, p.email, p.phone, p.time_zone, "
-    "p.sms_consent, p.email_consent, p.sms_opted_out_at, p.email_opted_out_at"
-)
+_OWNER = ", ".join(f"p.{name} AS patient_{name}" for name in _RECIPIENT_FIELDS)
 
 # PostgreSQL, before the claim: lock the series of the rows still queued, in the mode that waits
 # for a move, mark or status change of the series in progress (they take FOR UPDATE) but not for
@@ -153,7 +167,7 @@ def claim(ids: Sequence[int]) -> list[Row]:
             if not won:
                 return []
             cursor.execute(_LOAD_SQLITE.format(ids=_marks(won)), won)
-        return [_row(r) for r in cursor.fetchall()]
+        return _read_rows(cursor)
 
 
 def infusions_of(enrollment_ids: set[int]) -> dict[int, dict[int, InfusionState]]:
@@ -244,29 +258,49 @@ def finish(rows: Sequence[Row]) -> None:
             )
 
 
-def _row(r: tuple) -> Row:  # type: ignore[type-arg]
-    patient = Recipient(
-        r[16], r[17], r[18], r[19], r[20], bool(r[21]), bool(r[22]), _aware(r[23]), _aware(r[24])
+def _read_rows(cursor: Any) -> list[Row]:
+    """Each fetched row as a Row, its fields found by column name in ``cursor.description``
+    (once per statement; then each row is one pass over precomputed positions)."""
+    position = {column[0]: i for i, column in enumerate(cursor.description)}
+    # PostgreSQL returns the fields' own types (aware datetimes, booleans): nothing to convert.
+    convert = connection.vendor != "postgresql"
+    read_row = _reader([(position[f.name], f.type) for f in _fields(Row)], convert)
+    read_patient = _reader(
+        [(position[f"patient_{f.name}"], f.type) for f in _fields(Recipient)], convert
     )
-    return Row(
-        r[0],
-        r[1],
-        r[2],
-        r[3],
-        r[4],
-        r[5],
-        _aware(r[6]),
-        r[7],
-        r[8],
-        r[9],
-        r[10],
-        r[11],
-        r[12],  # type: ignore[arg-type]
-        _aware(r[13]),
-        r[14],
-        r[15],
-        patient,
-    )
+    # The star-args are Row's column fields, which come before ``patient`` (mypy cannot count them).
+    return [
+        Row(*read_row(r), patient=Recipient(*read_patient(r)))  # type: ignore[misc]
+        for r in cursor.fetchall()
+    ]
+
+
+def _reader(
+    columns: list[tuple[int, object]], convert: bool
+) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """A dataclass's field values, in field order, out of a fetched tuple: taken by position
+    (``columns``: each field's position, found by name, and its type), converted where the
+    field's type needs it and ``convert`` is on."""
+    take = itemgetter(*(i for i, _ in columns))
+    conversions = [(j, c) for j, (_, t) in enumerate(columns) if (c := _converter(t))]
+    if not (convert and conversions):
+        return take
+
+    def read(fetched: Sequence[Any]) -> Sequence[Any]:
+        values = list(take(fetched))
+        for j, conversion in conversions:
+            values[j] = conversion(values[j])
+        return values
+
+    return read
+
+
+def _converter(annotation: object) -> Callable[[Any], Any] | None:
+    """What a column needs on its way into a field of this type: SQLite returns datetimes as
+    text and booleans as 0/1; anything else is used as fetched."""
+    if "datetime" in str(annotation):
+        return _aware
+    return bool if str(annotation) == "bool" else None
 
 
 def _aware(value: datetime | str | None) -> datetime | None:

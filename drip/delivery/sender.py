@@ -4,9 +4,9 @@ Rows are claimed (queued -> sending, compare-and-set), checked and prepared in o
 in groups no larger than the calls that can start at once (``concurrency``), so a worker killed
 mid-batch strands in 'sending' only calls that were in flight; rows it had not claimed stay
 'queued' and come back via the lease. A new group is claimed when half the window is free: per-
-group statements were the cost when groups were small (groups of 16: 990/s; one group per batch
-of 100: 1,235/s), and claiming more than can start at once left that much stranded by one kill;
-the default concurrency equals the batch, so a batch is one group.
+group statements were the cost when groups were small, and claiming more than can start at once
+left that much stranded by one kill; the default concurrency equals the batch, so a batch is one
+group (measurements: docs/history.md).
 Only the main thread touches the database (drip.delivery.rows); rendering (pure) and provider
 calls run on the process's event loop (drip.channels.io_loop), and their answers come back
 through a queue.
@@ -375,7 +375,7 @@ def _record(
             log.warning("delivery.failed delivery_id=%s code=%s", row.id, row.error_code)
         if isinstance(outcome, RecipientOptedOutError):
             report.opted_out_patients.add(row.patient.id)
-    _save_outcomes([row for row, _ in results])
+    _save_outcomes([row for row, _ in results], rand)
     _replan_changed([row for row, _ in results if row.status == S.SCHEDULED], now)
 
 
@@ -393,19 +393,34 @@ def _replan_changed(retried: list[Row], now: datetime) -> None:
         replan_series(changed, now=now)
 
 
-def _save_outcomes(rows: list[Row], attempts: int = 5) -> None:
+# A database that dropped the connection (restart, failover, killed backend) gets about 0.3,
+# 0.6, 1.2, 2.4 s to come back; the jitter spreads the workers that lost it at the same moment.
+_SAVE_RETRY_BASE_S = 0.4
+_SAVE_RETRY_MAX_S = 3.2
+
+
+def _save_outcomes(
+    rows: list[Row],
+    rand: Callable[[], float],
+    *,
+    attempts: int = 5,
+    sleep: Callable[[float], object] = time.sleep,
+) -> None:
     """Provider answers are precious: if the database drops the connection, reconnect and
     record them again (the statement is a compare-and-set, so repeating it is harmless)."""
-    for attempt in range(attempts):
+    for attempt in range(1, attempts + 1):
         try:
             delivery_rows.finish(rows)
             return
         except (OperationalError, InterfaceError):
-            if attempt == attempts - 1:
+            if attempt == attempts:
                 raise
-            log.warning("record.retry attempt=%d rows=%d", attempt + 1, len(rows))
+            log.warning("record.retry attempt=%d rows=%d", attempt, len(rows))
             connection.close()
-            time.sleep(0.2 * 2**attempt)  # give the database a moment to come back
+            wait = compute_backoff(
+                attempt, base_s=_SAVE_RETRY_BASE_S, max_s=_SAVE_RETRY_MAX_S, jitter=rand()
+            )
+            sleep(wait.total_seconds())
 
 
 def _apply_opt_outs(report: BatchReport, now: datetime) -> None:

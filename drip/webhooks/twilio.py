@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from drip.channels import twilio_codes
 from drip.enrollment.service import record_opt_out
 from drip.models import Delivery, Patient
 from drip.webhooks.signature import signed_by_twilio
@@ -39,7 +40,6 @@ _FORWARD_FROM = {S.SENT: (), S.DELIVERED: (S.SENT,), S.UNDELIVERED: (S.SENT,), S
 # drip/channels/sms.py fails a send whose 2xx answer had no readable sid with this code and
 # leaves it to the callback to say what happened; like 'sending', it is not a provider verdict.
 UNREADABLE_RESPONSE = "unreadable-response"
-OPTED_OUT_CODE = "21610"
 
 
 @csrf_exempt
@@ -95,7 +95,7 @@ def _apply_status(delivery_id: int, status: str, sid: str, error_code: str) -> N
         advanced,
         settled,
     )
-    if error_code == OPTED_OUT_CODE and (advanced or settled):
+    if twilio_codes.parse_code(error_code) == twilio_codes.OPTED_OUT and (advanced or settled):
         patient = Patient.objects.get(enrollments__deliveries__pk=delivery_id)
         record_opt_out(patient, "sms", now=now, method="provider", actor="twilio")
         log.info("twilio.status.opted_out delivery_id=%s patient_id=%s", delivery_id, patient.pk)

@@ -31,15 +31,17 @@ class Outcome:
     due: int
     sent: int
     duplicates: int
-    lost: int
-    unsettled: int
+    lost: int  # deliveries no provider received
+    lost_not_sending: int  # of those, rows not left 'sending' (marked sent, failed, ...): no excuse
+    unsettled: int  # rows still 'sending' after the status callbacks
     settled_by_callback: int
     seconds: float
 
     def line(self, name: str) -> str:
         return (
             f"[faults] {name:<32} due={self.due} sent={self.sent} duplicates={self.duplicates} "
-            f"lost={self.lost} unsettled={self.unsettled} (settled by callback: {self.settled_by_callback}) "
+            f"lost={self.lost} (not left sending: {self.lost_not_sending}) "
+            f"unsettled={self.unsettled} (settled by callback: {self.settled_by_callback}) "
             f"in {self.seconds:.1f} s"
         )
 
@@ -194,13 +196,15 @@ def settle_and_count(cluster: Cluster, count: int, seconds: float) -> Outcome:
     }
     got = {pk for pk in sms} | {domain_ids[m] for m in mail if m in domain_ids}
     duplicates = sum(n - 1 for n in sms.values()) + sum(n - 1 for n in mail.values())
-    still_sending = Delivery.objects.filter(status="sending").count()
+    still_sending = set(Delivery.objects.filter(status="sending").values_list("pk", flat=True))
+    lost = {pk for pk, _ in rows} - got
     return Outcome(
         due=count,
         sent=len(got),
         duplicates=duplicates,
-        lost=count - len(got),
-        unsettled=still_sending,
+        lost=len(lost),
+        lost_not_sending=len(lost - still_sending),
+        unsettled=len(still_sending),
         settled_by_callback=settled,
         seconds=seconds,
     )

@@ -1,4 +1,9 @@
-"""Nothing lost or sent twice when workers, Redis, PostgreSQL or providers fail.
+"""Nothing sent twice, and nothing lost unseen, when workers, Redis, PostgreSQL or providers fail.
+
+A SIGKILL (or a database failure at the wrong moment) may strand a claimed row in 'sending' with
+its request never made: that row is not resent blindly (it might have reached the provider), so
+it counts as lost, but it is shown to staff (`drip status`). Every scenario checks that each lost
+row is one of those; the scenarios without kills check that nothing is lost or left at all.
 
 Each scenario: 2,000 deliveries due at once, two worker processes and two dispatcher processes
 on PostgreSQL and our own redis-server, a fault while they work, then a drain. The provider
@@ -40,8 +45,9 @@ def run(name: str, database_url: str, fault, *, fault_s: float, **cluster_option
 
     SCENARIO_LINES.append(outcome.line(name))
     assert outcome.duplicates == 0, outcome
-    # Every delivery reached its provider, except rows a kill left in 'sending' (never resent).
-    assert outcome.lost <= outcome.unsettled, outcome
+    # Every delivery reached its provider, or its row is left 'sending' for staff to see: none
+    # is marked sent, failed or anything else without the provider having received it.
+    assert outcome.lost_not_sending == 0, outcome
     return outcome
 
 
@@ -49,7 +55,7 @@ def no_fault(cluster, elapsed):
     pass
 
 
-def test_workers_killed_at_random_moments_lose_and_duplicate_nothing(database_url):
+def test_killed_workers_send_nothing_twice_and_leave_each_unsent_row_sending(database_url):
     rng = random.Random(7)
     next_kill = [1.0]
 
@@ -70,10 +76,12 @@ def test_a_redis_restart_mid_run_loses_and_duplicates_nothing(database_url):
             done[0] = True
 
     outcome = run("b. Redis restarted", database_url, restart, fault_s=3)
-    assert outcome.lost == 0
+    assert outcome.lost == 0 and outcome.unsettled == 0
 
 
-def test_postgres_connections_killed_mid_run_lose_and_duplicate_nothing(database_url):
+def test_killed_postgres_connections_send_nothing_twice_and_leave_each_unsent_row_sending(
+    database_url,
+):
     name = connection.settings_dict["NAME"]
     admin = database_url.rsplit("/", 1)[0] + "/postgres"
     next_kill = [1.0]
