@@ -16,8 +16,8 @@ from typing import Any
 import cmarkgfm
 import yaml
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from drip.core.sandbox import LimitedSandbox, counted, render_limited
 from drip.core.segments import count_segments
 from drip.errors import Problem, TemplateError
 
@@ -140,8 +140,8 @@ def _front_matter(text: str, file: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Validation: before anything is saved, every syntax error and unknown name, with its line
 
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+_ENV = LimitedSandbox(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=counted
 )
 _SMS_FORBIDDEN = frozenset({"unsubscribe_url"})
 
@@ -275,8 +275,8 @@ def _escape_markdown(value: object) -> object:
 
 
 _MD_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+!|~]")
-_MD_ENV = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, finalize=_escape_markdown
+_MD_ENV = LimitedSandbox(
+    undefined=StrictUndefined, autoescape=False, finalize=lambda v: _escape_markdown(counted(v))
 )
 
 
@@ -290,20 +290,25 @@ def _compile_markdown(source: str) -> Template:
     return _MD_ENV.from_string(source)
 
 
+def _render(template: Template, context: Mapping[str, object]) -> str:
+    """Within the sandbox's budgets (drip.core.sandbox): raises SecurityError past them."""
+    return render_limited(lambda: template.render(context))
+
+
 def render_sms(t: MessageTemplate, context: Mapping[str, object]) -> RenderedSms:
     """The text as sent: ``clinic_name`` is the clinic's SMS name, since a text shows on a
     lock screen (a clinic called "... Ketamine Center" texts under a name without the drug)."""
     sms_name = context.get("clinic_sms_name") or context.get("clinic_name", "")
-    text = _compile(t.sms_text).render({**context, "clinic_name": sms_name}).strip()
+    text = _render(_compile(t.sms_text), {**context, "clinic_name": sms_name}).strip()
     info = count_segments(text)
     return RenderedSms(text=text, encoding=info.encoding, segments=info.segments)
 
 
 def render_email(t: MessageTemplate, context: Mapping[str, object]) -> RenderedEmail:
     """Subject, plain text and HTML; both parts end with the clinic's footer and crisis route."""
-    subject = " ".join(_compile(t.email_subject).render(context).split())
-    text = _compile(t.email_body).render(context).strip()
-    html_body = _markdown_html(_compile_markdown(t.email_body).render(context))
+    subject = " ".join(_render(_compile(t.email_subject), context).split())
+    text = _render(_compile(t.email_body), context).strip()
+    html_body = _markdown_html(_render(_compile_markdown(t.email_body), context))
     return RenderedEmail(
         subject=subject,
         text=text + "\n" + _text_footer(context),
