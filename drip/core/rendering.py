@@ -232,6 +232,7 @@ _SHORT_FACTS = {
     "clinic_phone": "555-0100",
     "clinic_address": "1 A St",
     "clinic_instructions": "Eat first.",
+    "crisis_text": "Call 988.",
 }
 _LONG_FACTS = {
     "clinic_name": "Northern Valley Ketamine and Interventional Psychiatry Infusion Center",
@@ -239,6 +240,9 @@ _LONG_FACTS = {
     "clinic_address": "Suite 1200, 1000 Southwest Martin Luther King Jr. Boulevard, Portland",
     "clinic_instructions": "Eat a light meal at least four hours before, bring a list of your "
     "medicines, and arrange for someone to drive you home: you may not drive until tomorrow.",
+    "clinic_sms_name": "Northern Valley Care",
+    "crisis_text": "If you are thinking of harming yourself, call or text 988 (the Suicide & "
+    "Crisis Lifeline, open 24/7). In an emergency, call 911.",
 }
 _LONG_NAME = ("Maximiliana-Alexandra " * 5)[:100]  # the longest first name enrollment takes
 _MARK = "QQFACTQQ"  # stands in for a fact to find the text around it
