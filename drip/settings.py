@@ -381,4 +381,26 @@ def _raise_problems() -> None:
         raise ConfigError(f"drip cannot start (DRIP_ENV={DRIP_ENV}); fix these settings:\n{listed}")
 
 
+# --- time limits: nothing in a send task waits forever (issue 9) -----------------------------
+# A provider call may look for an earlier copy and then send (SMTP: reconnect and resend), each
+# within the provider's timeout, after waiting for its rate-limit slot (a whole group of calls at
+# the slowest limit, for one worker; raise this when many workers share a low limit). Past this
+# deadline the call is cancelled and retried later as a timeout.
+_RATE_WAIT_S = max(
+    (DRIP_SEND_CONCURRENCY / per_s for per_s in (DRIP_SMS_PER_S, DRIP_EMAIL_PER_S) if per_s > 0),
+    default=0.0,
+)
+DRIP_SEND_CALL_DEADLINE_S = _number(
+    "DRIP_SEND_CALL_DEADLINE_S", str(2 * max(TWILIO_TIMEOUT_S, EMAIL_TIMEOUT) + _RATE_WAIT_S + 5)
+)
+# A send task starts a group of calls whenever half its window is free, and each group ends by
+# its deadline (plus the sender's 2 s grace); the margin covers the database work around them.
+# Past the soft limit the task stops (unclaimed rows come back through the queued lease, calls
+# in flight through the sending lease, as after a kill); past the hard limit the worker process
+# is replaced. Both stay far below DRIP_SENDING_LEASE_S, so a live call is never looked up.
+_SEND_GROUPS = -(-DRIP_SEND_BATCH // max(1, DRIP_SEND_CONCURRENCY // 2))
+CELERY_TASK_SOFT_TIME_LIMIT = _SEND_GROUPS * (DRIP_SEND_CALL_DEADLINE_S + 2) + 60
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 30
+
+
 _raise_problems()

@@ -46,6 +46,9 @@ def validate_library(
 ) -> list[Problem]:
     """Every problem across all schedule and message files, guardrails included; [] when all
     is well. ``clinic`` and ``rules`` default to the clinic's settings."""
+    missing = _missing_folders(schedules=schedules_dir, messages=messages_dir)
+    if missing:
+        return missing  # not also every step's "unknown message" that follows from it
     messages, problems = _read_messages(messages_dir)
     for template in messages.values():
         problems += validate_message(template)
@@ -119,6 +122,15 @@ def _read_article(
     return None, []
 
 
+def _missing_folders(**folders: Path) -> list[Problem]:
+    """A folder that does not exist is a mistake (a typo in a path), not an empty library."""
+    return [
+        Problem(str(folder), None, f"{what} folder not found")
+        for what, folder in folders.items()
+        if not folder.is_dir()
+    ]
+
+
 def channels_of(template: MessageTemplate) -> frozenset[Channel]:
     present = set()
     if template.email_body.strip():
@@ -132,7 +144,7 @@ def _read_messages(messages_dir: Path) -> tuple[dict[str, MessageTemplate], list
     messages: dict[str, MessageTemplate] = {}
     problems: list[Problem] = []
     if not messages_dir.is_dir():
-        return messages, [Problem(str(messages_dir), None, "messages folder not found")]
+        return messages, _missing_folders(messages=messages_dir)
     for folder in sorted(p for p in messages_dir.iterdir() if p.is_dir()):
         try:
             messages[folder.name] = _read_message(folder)
@@ -160,9 +172,9 @@ def _read_schedules(
 ) -> tuple[dict[str, Schedule], list[Problem]]:
     known = {key: channels_of(t) for key, t in messages.items()}
     schedules: dict[str, Schedule] = {}
-    problems: list[Problem] = []
     if not schedules_dir.is_dir():
-        return schedules, [Problem(str(schedules_dir), None, "schedules folder not found")]
+        return schedules, _missing_folders(schedules=schedules_dir)
+    problems: list[Problem] = []
     for path in sorted(schedules_dir.glob("*.yaml")):
         try:
             schedule = parse_schedule(

@@ -5,13 +5,19 @@ No I/O here: the ``drip preview`` command loads files and prints.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from drip.core.planner import PatientPrefs, PlannedDelivery, Series, plan
-from drip.core.rendering import MessageTemplate, build_context, render_email, render_sms
+from drip.core.rendering import (
+    MessageTemplate,
+    build_context,
+    format_time,
+    render_email,
+    render_sms,
+)
 from drip.core.schedule import Channel, Schedule
 
 
@@ -64,6 +70,28 @@ def _render_row(
         return PreviewRow(planned, local, sms.text, sms.text, sms.segments, sms.encoding)
     email = render_email(template, context)
     return PreviewRow(planned, local, email.subject, email.text, None, None)
+
+
+def wall_clock_notes(local_times: Sequence[datetime], time_zone: str) -> list[str]:
+    """Notes on naive local times the clocks skip (spring forward) or show twice (fall back),
+    with the time each is read as (fold=0, as enrollment reads them)."""
+    zone = ZoneInfo(time_zone)
+    notes = []
+    for number, wall in enumerate(local_times, start=1):
+        read = wall.replace(tzinfo=zone, fold=0)
+        back = read.astimezone(UTC).astimezone(zone)
+        where = f"note: infusion {number} at {wall:%Y-%m-%d %H:%M}"
+        if back.replace(tzinfo=None) != wall:
+            notes.append(
+                f"{where} does not exist in {time_zone} (the clocks skip ahead); "
+                f"it is read as {format_time(back)} {back:%Z}"
+            )
+        elif read.utcoffset() != wall.replace(tzinfo=zone, fold=1).utcoffset():
+            notes.append(
+                f"{where} happens twice in {time_zone} (the clocks fall back); "
+                f"it is read as the first, {format_time(read)} {read:%Z}"
+            )
+    return notes
 
 
 def format_table(rows: list[PreviewRow]) -> str:

@@ -16,8 +16,8 @@ from typing import Any
 import cmarkgfm
 import yaml
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from drip.core.sandbox import LimitedSandbox, counted, render_limited
 from drip.core.segments import count_segments
 from drip.errors import Problem, TemplateError
 
@@ -140,8 +140,8 @@ def _front_matter(text: str, file: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 # Validation: before anything is saved, every syntax error and unknown name, with its line
 
-_ENV = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+_ENV = LimitedSandbox(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=counted
 )
 _SMS_FORBIDDEN = frozenset({"unsubscribe_url"})
 
@@ -158,7 +158,10 @@ def validate_message(t: MessageTemplate) -> list[Problem]:
     problems += _raw_html(t.email_body, files["email"], t.email_body_first_line)
     sms_names = set(TEMPLATE_VARIABLES) - _SMS_FORBIDDEN
     problems += _validate_part(t.sms_text, files["sms"], 1, sms_names, "SMS")
-    return problems
+    if problems:
+        return problems
+    parts = _parts(t, files)
+    return _render_problems(parts) or _dangling_facts(parts)
 
 
 def check_message(t: MessageTemplate) -> None:
@@ -220,6 +223,123 @@ def _line_of(source: str, name: str) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# Validation by rendering: what would only fail at send time, found before publishing
+
+# Facts a clinic may leave empty: a sentence around one must go with it ({% if %}).
+OPTIONAL_FACTS = ("clinic_address", "clinic_instructions")
+_SHORT_FACTS = {
+    "clinic_name": "Ace",
+    "clinic_phone": "555-0100",
+    "clinic_address": "1 A St",
+    "clinic_instructions": "Eat first.",
+    "crisis_text": "Call 988.",
+}
+_LONG_FACTS = {
+    "clinic_name": "Northern Valley Ketamine and Interventional Psychiatry Infusion Center",
+    "clinic_phone": "+1 (555) 010-0199 extension 2045",
+    "clinic_address": "Suite 1200, 1000 Southwest Martin Luther King Jr. Boulevard, Portland",
+    "clinic_instructions": "Eat a light meal at least four hours before, bring a list of your "
+    "medicines, and arrange for someone to drive you home: you may not drive until tomorrow.",
+    "clinic_sms_name": "Northern Valley Care",
+    "crisis_text": "If you are thinking of harming yourself, call or text 988 (the Suicide & "
+    "Crisis Lifeline, open 24/7). In an emergency, call 911.",
+}
+_LONG_NAME = ("Maximiliana-Alexandra " * 5)[:100]  # the longest first name enrollment takes
+_MARK = "QQFACTQQ"  # stands in for a fact to find the text around it
+
+
+def sample_contexts() -> dict[str, dict[str, object]]:
+    """The values validation renders every message with, by label: short, long, and the
+    optional clinic facts empty."""
+    short = build_context(
+        first_name="Al",
+        clinic=_SHORT_FACTS,
+        series_size=1,
+        infusion_number=1,
+        infusion_local_start=datetime(2026, 5, 1, 9, 0),
+        unsubscribe_url="https://c.example/u/t",
+    )
+    long = build_context(
+        first_name=_LONG_NAME,
+        clinic=_LONG_FACTS,
+        series_size=12,
+        infusion_number=12,
+        infusion_local_start=datetime(2026, 9, 30, 10, 30),
+        unsubscribe_url="https://clinic.example/u/" + "x" * 80,
+    )
+    empty = {**short, **{fact: "" for fact in OPTIONAL_FACTS}}
+    return {"short values": short, "long values": long, "the optional clinic facts empty": empty}
+
+
+@dataclass(frozen=True)
+class _Part:
+    source: str
+    file: str
+    first_line: int
+
+
+def _parts(t: MessageTemplate, files: Mapping[str, str]) -> list[_Part]:
+    return [
+        _Part(t.email_subject, files["subject"], 2),
+        _Part(t.email_body, files["email"], t.email_body_first_line),
+        _Part(t.sms_text, files["sms"], 1),
+    ]
+
+
+def _render_problems(parts: list[_Part]) -> list[Problem]:
+    """The first error each part raises with the sample values (1 / 0, a filter that does not
+    exist, a budget exceeded...), at the template line that raised it."""
+    problems = []
+    for part in parts:
+        for label, values in sample_contexts().items():
+            try:
+                _render(_compile(part.source), values)
+                _render(_compile_markdown(part.source), values)
+            except Exception as error:  # anything a template can raise, reported, not raised
+                line = part.first_line + _error_line(error) - 1
+                reason = f"{type(error).__name__}: {error}"
+                problems.append(Problem(part.file, line, f"fails with {label}: {reason}"))
+                break
+    return problems
+
+
+def _error_line(error: BaseException) -> int:
+    """The template line that raised: Jinja puts it in the traceback as a frame of
+    "<template>"; a compile error carries it."""
+    line = getattr(error, "lineno", None) or 1
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_filename == "<template>":
+            line = frame.tb_lineno
+        frame = frame.tb_next
+    return line
+
+
+def _dangling_facts(parts: list[_Part]) -> list[Problem]:
+    """ "Our address is ." : text around an optional fact that stays when the fact is empty."""
+    filled = sample_contexts()["short values"]
+    problems = []
+    for part, fact in ((part, fact) for part in parts for fact in OPTIONAL_FACTS):
+        marked = _render(_compile(part.source), {**filled, fact: _MARK})
+        empty = {
+            line.strip()
+            for line in _render(_compile(part.source), {**filled, fact: ""}).splitlines()
+        }
+        for line in marked.splitlines():
+            remnant = line.replace(_MARK, "").strip()
+            if _MARK in line and remnant and remnant in empty:
+                problems.append(
+                    Problem(
+                        part.file,
+                        part.first_line + _line_of(part.source, fact) - 1,
+                        f'when {fact} is empty this still reads "{remnant}": put the sentence '
+                        f"inside {{% if {fact} %}}...{{% endif %}}",
+                    )
+                )
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
 # Context and rendering
 
 
@@ -275,8 +395,8 @@ def _escape_markdown(value: object) -> object:
 
 
 _MD_SPECIAL = re.compile(r"[\\`*_{}\[\]()<>#+!|~]")
-_MD_ENV = ImmutableSandboxedEnvironment(
-    undefined=StrictUndefined, autoescape=False, finalize=_escape_markdown
+_MD_ENV = LimitedSandbox(
+    undefined=StrictUndefined, autoescape=False, finalize=lambda v: _escape_markdown(counted(v))
 )
 
 
@@ -290,20 +410,29 @@ def _compile_markdown(source: str) -> Template:
     return _MD_ENV.from_string(source)
 
 
+def _render(template: Template, context: Mapping[str, object]) -> str:
+    """Within the sandbox's budgets (drip.core.sandbox): raises SecurityError past them."""
+    return render_limited(lambda: template.render(context))
+
+
+_BLANK_LINES = re.compile(r"\n\s*\n(\s*\n)+")
+
+
 def render_sms(t: MessageTemplate, context: Mapping[str, object]) -> RenderedSms:
     """The text as sent: ``clinic_name`` is the clinic's SMS name, since a text shows on a
     lock screen (a clinic called "... Ketamine Center" texts under a name without the drug)."""
     sms_name = context.get("clinic_sms_name") or context.get("clinic_name", "")
-    text = _compile(t.sms_text).render({**context, "clinic_name": sms_name}).strip()
+    text = _render(_compile(t.sms_text), {**context, "clinic_name": sms_name}).strip()
     info = count_segments(text)
     return RenderedSms(text=text, encoding=info.encoding, segments=info.segments)
 
 
 def render_email(t: MessageTemplate, context: Mapping[str, object]) -> RenderedEmail:
     """Subject, plain text and HTML; both parts end with the clinic's footer and crisis route."""
-    subject = " ".join(_compile(t.email_subject).render(context).split())
-    text = _compile(t.email_body).render(context).strip()
-    html_body = _markdown_html(_compile_markdown(t.email_body).render(context))
+    subject = " ".join(_render(_compile(t.email_subject), context).split())
+    # An optional fact left empty on its own line leaves a blank paragraph: close the gap.
+    text = _BLANK_LINES.sub("\n\n", _render(_compile(t.email_body), context).strip())
+    html_body = _markdown_html(_render(_compile_markdown(t.email_body), context))
     return RenderedEmail(
         subject=subject,
         text=text + "\n" + _text_footer(context),
@@ -323,7 +452,7 @@ def _markdown_html(markdown: str) -> str:
 
 
 def _text_footer(context: Mapping[str, object]) -> str:
-    lines = ["", "--", f"{context['clinic_name']} · {context['clinic_phone']}"]
+    lines = ["", "--", _signature(context)]
     if context.get("crisis_text"):
         lines.append(str(context["crisis_text"]))
     if context.get("unsubscribe_url"):
@@ -337,6 +466,11 @@ def _crisis_html(context: Mapping[str, object]) -> str:
     if not text:
         return ""
     return f'<p style="margin-top:8px;font-size:13px;color:#555">{html.escape(str(text))}</p>'
+
+
+def _signature(context: Mapping[str, object]) -> str:
+    """ "Clinic · phone", leaving out whichever is empty (no dangling "·")."""
+    return " · ".join(str(v) for v in (context["clinic_name"], context["clinic_phone"]) if v)
 
 
 def _layout(subject: str, body: str, context: Mapping[str, object]) -> str:
@@ -355,7 +489,7 @@ def _layout(subject: str, body: str, context: Mapping[str, object]) -> str:
         'font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;font-size:16px;line-height:1.55;color:#222">'
         f"{body}"
         '<p style="margin-top:32px;font-size:13px;color:#555">'
-        f"{e(str(context['clinic_name']))} · {e(str(context['clinic_phone']))}{unsubscribe_link}</p>"
+        f"{e(_signature(context))}{unsubscribe_link}</p>"
         f"{_crisis_html(context)}"
         "</div></body></html>"
     )

@@ -24,7 +24,6 @@ from datetime import datetime, timedelta
 from queue import Empty, SimpleQueue
 from zoneinfo import ZoneInfo
 
-import jinja2
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 
@@ -78,6 +77,27 @@ class _Go:
 
 
 _Answer = tuple[Row, Receipt | DeliveryError]
+
+
+@dataclass(frozen=True)
+class _Deadline:
+    """When a group of calls started (the event loop's clock) and how long each may take."""
+
+    started: float
+    seconds: float
+
+    @property
+    def at(self) -> float:
+        return self.started + self.seconds
+
+    def missed(self) -> TransientDeliveryError:
+        """Transient: an SMS retry first looks for a copy Twilio may have taken ("timeout")."""
+        return TransientDeliveryError("timeout", f"no answer within {self.seconds:g} s")
+
+
+# The loop cancels a call at its deadline and answers "timeout". If no answer comes even this
+# much later, the loop itself is stuck (a bug, a blocking call): the main thread stops waiting.
+_GRACE_S = 2.0
 # Errors after which the provider may have taken the message without our hearing back.
 _ANSWER_LOST = ("timeout", "connection", "unsettled")
 # Every retry of a row falls inside this (attempts x the longest backoff is hours, and a row
@@ -104,11 +124,11 @@ def send_deliveries(
     # statement.
     answers: SimpleQueue[_Answer] = SimpleQueue()
     loop = io_loop.get()
-    in_flight = 0
+    waiting: dict[int, tuple[Row, _Deadline]] = {}  # calls on the loop, by delivery id
     refill_at = max(1, concurrency // 2)
-    while pending or in_flight:
-        free = concurrency - in_flight
-        if pending and (free >= refill_at or not in_flight):
+    while pending or waiting:
+        free = concurrency - len(waiting)
+        if pending and (free >= refill_at or not waiting):
             take, pending = pending[:free], pending[free:]
             try:
                 started = _still_allowed(_start(take, now, report), report)
@@ -119,21 +139,16 @@ def send_deliveries(
                 connection.close()
                 pending, started = [], []
             if started:
+                deadline = _Deadline(loop.time(), settings.DRIP_SEND_CALL_DEADLINE_S)
+                waiting.update((go.row.id, (go.row, deadline)) for go in started)
                 loop.call_soon_threadsafe(
                     _launch,
                     [(sms if go.row.channel == "sms" else email, go) for go in started],
                     answers,
+                    deadline,
                 )
-            in_flight += len(started)
             continue
-        arrived = [answers.get()]
-        while len(arrived) < in_flight:
-            try:
-                arrived.append(answers.get_nowait())
-            except Empty:
-                break
-        in_flight -= len(arrived)
-        _record(arrived, now, rand, report)
+        _record(_collect(answers, waiting, loop.time), now, rand, report)
     _apply_opt_outs(report, now)
     log.info(
         "batch.done ids=%d sent=%d retried=%d failed=%d skipped=%d deferred=%d not_claimed=%d",
@@ -146,6 +161,29 @@ def send_deliveries(
         report.not_claimed,
     )
     return report
+
+
+def _collect(
+    answers: SimpleQueue[_Answer],
+    waiting: dict[int, tuple[Row, _Deadline]],
+    clock: Callable[[], float],
+) -> list[_Answer]:
+    """Every answer that has arrived (after waiting for one), or, when none comes by the first
+    deadline plus the grace, a timeout for each call past its deadline. Never waits forever."""
+    first = min(deadline.at for _, deadline in waiting.values())
+    try:
+        arrived = [answers.get(timeout=max(0.0, first + _GRACE_S - clock()))]
+    except Empty:
+        late = [i for i, (_, deadline) in waiting.items() if deadline.at <= first]
+        log.error("delivery.no_answer_from_loop rows=%d", len(late))
+        return [(row, deadline.missed()) for row, deadline in map(waiting.pop, late)]
+    while True:
+        try:
+            arrived.append(answers.get_nowait())
+        except Empty:
+            break
+    # An answer to a call already recorded as timed out is dropped (the row is being retried).
+    return [(row, outcome) for row, outcome in arrived if waiting.pop(row.id, None)]
 
 
 # --- claim, check, render --------------------------------------------------------------------
@@ -306,27 +344,47 @@ _RUNNING: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
 
 def _launch(
-    calls: list[tuple[SmsChannel | EmailChannel, _Go]], answers: SimpleQueue[_Answer]
+    calls: list[tuple[SmsChannel | EmailChannel, _Go]],
+    answers: SimpleQueue[_Answer],
+    deadline: _Deadline,
 ) -> None:
     """On the loop's thread: start one task per call."""
     for channel, go in calls:
-        task = asyncio.get_running_loop().create_task(_call(channel, go, answers))
+        task = asyncio.get_running_loop().create_task(_call(channel, go, answers, deadline))
         _RUNNING.add(task)
         task.add_done_callback(_RUNNING.discard)
 
 
-async def _call(channel: SmsChannel | EmailChannel, go: _Go, answers: SimpleQueue[_Answer]) -> None:
-    answers.put((go.row, await _answer(channel, go)))
+async def _call(
+    channel: SmsChannel | EmailChannel,
+    go: _Go,
+    answers: SimpleQueue[_Answer],
+    deadline: _Deadline,
+) -> None:
+    outcome: Receipt | DeliveryError
+    try:
+        async with asyncio.timeout_at(deadline.at):
+            outcome = await _answer(channel, go, deadline)
+    except TimeoutError:
+        log.warning("delivery.deadline delivery_id=%s", go.row.id)
+        outcome = deadline.missed()
+    answers.put((go.row, outcome))
 
 
-async def _answer(channel: SmsChannel | EmailChannel, go: _Go) -> Receipt | DeliveryError:
+async def _answer(
+    channel: SmsChannel | EmailChannel, go: _Go, deadline: _Deadline
+) -> Receipt | DeliveryError:
     try:
         outgoing = _render(go)
-    except (jinja2.TemplateError, KeyError) as error:
-        # Templates validate before publishing, so this is a bug or a hand-edited row: fail
-        # the row with the reason instead of retrying it forever. Nothing was sent.
-        log.error("delivery.render_failed delivery_id=%s", go.row.id)
-        return PermanentDeliveryError("render", type(error).__name__)
+    except Exception as error:
+        # Templates validate before publishing, so this is a bug, a hand-edited row or a
+        # template only some values break: fail the row with the reason instead of retrying it
+        # forever (or never answering). Nothing was sent. The reason goes to the row, for staff,
+        # and not to the log: an error message may quote a value.
+        log.error("delivery.render_failed delivery_id=%s error=%s", go.row.id, type(error).__name__)
+        return PermanentDeliveryError("render", f"{type(error).__name__}: {error}")
+    if asyncio.get_running_loop().time() >= deadline.at:
+        return deadline.missed()  # rendering blocked the loop past the deadline: do not send now
     try:
         if go.look_since is not None:
             taken = await channel.find_accepted(outgoing, since=go.look_since)  # type: ignore[union-attr, arg-type]
@@ -336,9 +394,7 @@ async def _answer(channel: SmsChannel | EmailChannel, go: _Go) -> Receipt | Deli
         return await channel.deliver(outgoing)  # type: ignore[arg-type]
     except DeliveryError as error:
         return error
-    except (
-        BaseException
-    ) as error:  # a bug, not a provider answer: fail the row, never resend blindly
+    except Exception as error:  # a bug, not a provider answer: fail the row, never resend blindly
         log.exception("delivery.internal_error delivery_id=%s", go.row.id)
         return PermanentDeliveryError("internal", type(error).__name__)
 

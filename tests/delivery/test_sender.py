@@ -265,7 +265,11 @@ def test_a_message_that_cannot_render_fails_with_the_reason_instead_of_looping(
     e = enroll_patient(now)
     send(now)
     row = welcome(e, "sms")
-    assert (row.status, row.error_code, row.error_text) == (S.FAILED, "render", "UndefinedError")
+    assert (row.status, row.error_code, row.error_text) == (
+        S.FAILED,
+        "render",
+        "UndefinedError: 'nope' is undefined",
+    )
     assert welcome(e, "email").status == S.SENT and twilio_server.received == []
 
 
@@ -289,3 +293,98 @@ def test_two_texts_of_one_patient_in_one_batch_send_one(now, send, twilio_server
     send(now, [r.pk for r in rows])
     assert sorted(r.status for r in rows.all()) == [S.SENT, S.SKIPPED]
     assert len(twilio_server.received) == 1
+
+
+def broken_sms(text):
+    from tests.support.factories import TEST_MESSAGES, publish_test_schedule
+
+    publish_test_schedule(
+        messages={**TEST_MESSAGES, "hello": {**TEST_MESSAGES["hello"], "sms_text": text}}
+    )
+
+
+@pytest.mark.timeout(30)  # before the fix this waited forever and the row stayed 'sending'
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
+        ('{% include "x" %}', "TemplateSyntaxError: include is not allowed"),
+        ("{{ first_name|nope }}", "TemplateAssertionError: No filter named 'nope'."),
+        ("{{ 'x' * 400000000 }}", "SecurityError: "),
+    ],
+)
+def test_any_error_in_rendering_fails_that_delivery_and_the_rest_of_the_batch_goes_out(
+    now, send, twilio_server, smtp_server, text, reason
+):
+    broken_sms(text)
+    e = enroll_patient(now)
+    other = enroll_patient(now, first_name="Sam", phone="+12125550124", email="sam@example.com")
+    report = send(now)
+    row = welcome(e, "sms")
+    assert (row.status, row.error_code) == (S.FAILED, "render")
+    assert row.error_text.startswith(reason)
+    assert welcome(e, "email").status == S.SENT and welcome(other, "email").status == S.SENT
+    assert twilio_server.received == [] and len(smtp_server.received) == 2
+    assert (report.sent, report.failed) == (2, 2)
+
+
+@pytest.mark.timeout(30)
+def test_a_call_without_an_answer_by_its_deadline_is_retried_later_and_the_batch_ends(
+    now, twilio_server, smtp_email, settings
+):
+    from tests.support.fixtures import make_twilio_sms
+
+    settings.DRIP_SEND_CALL_DEADLINE_S = 0.5
+    e = enroll_patient(now)
+    twilio_server.fail_next(1, 201, None, delay_s=3)  # the channel's own timeout is 20 s
+    patient = make_twilio_sms(twilio_server, timeout_s=20)
+    try:
+        report = send_deliveries(
+            claim_due(now, limit=10), now=now, sms=patient, email=smtp_email, concurrency=2
+        )
+    finally:
+        patient.close()
+    row = welcome(e, "sms")
+    assert (row.status, row.error_code) == (S.SCHEDULED, "timeout")
+    assert "no answer within 0.5 s" in row.error_text
+    assert (report.sent, report.retried) == (1, 1) and welcome(e, "email").status == S.SENT
+
+
+class LoopBlockingSms:
+    """A channel with a bug: a blocking call on the event loop. No real provider does this on
+    purpose, so a stand-in is the only way to reach the sender's last line of defence."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    async def deliver(self, message):
+        from drip.channels.base import Receipt
+
+        self.release.wait(30)  # blocks the whole loop, so no asyncio timeout can fire
+        return Receipt("SM-late")
+
+    async def find_accepted(self, message, *, since):
+        return None
+
+
+@pytest.mark.timeout(30)
+def test_the_batch_ends_even_when_the_event_loop_itself_is_stuck(now, smtp_email, settings):
+    settings.DRIP_SEND_CALL_DEADLINE_S = 0.2
+    e = enroll_patient(now)
+    sms = LoopBlockingSms()
+    try:
+        report = send_deliveries(
+            [pk for pk in claim_due(now, limit=10) if pk == welcome(e, "sms").pk],
+            now=now,
+            sms=sms,
+            email=smtp_email,
+            concurrency=2,
+        )
+    finally:
+        sms.release.set()  # let the loop go before asserting, whatever happened
+    row = welcome(e, "sms")
+    assert row.status == S.SCHEDULED  # not stranded in 'sending', nor recorded as sent late
+    assert (row.error_code, row.error_text) == ("timeout", "no answer within 0.2 s")
+    assert report.retried == 1

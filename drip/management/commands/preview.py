@@ -16,6 +16,7 @@ from drip.core import preview
 from drip.core.planner import PatientPrefs
 from drip.core.schedule import Channel
 from drip.demo import sample
+from drip.enrollment.cleaning import clean_infusions
 from drip.errors import DripError
 
 
@@ -64,14 +65,13 @@ class Command(BaseCommand):
                 )
             times = (
                 sample.parse_infusion_times(opts["infusions"])
-                if opts["infusions"]
+                if opts["infusions"] is not None  # given but empty is a mistake, not "samples"
                 else sample.sample_infusion_times(dt.date.today(), size=schedule.infusions)
             )
             size = opts["series_size"] or schedule.infusions
             if not 1 <= size <= 20:
                 raise CommandError(f"--series-size: give 1 to 20, not {size}")
-            if not times or len(times) > size:
-                raise CommandError(f"--infusions: give 1 to {size} times")
+            clean_infusions(times, opts["tz"], size)  # enrollment's rules and words
             enrolled = _local_option(opts, "enrolled")
             series = replace(
                 sample.series_from_local(times, opts["tz"], enrolled), size=opts["series_size"]
@@ -88,9 +88,14 @@ class Command(BaseCommand):
             )
         except DripError as error:
             raise CommandError(str(error)) from None
+        notes = preview.wall_clock_notes(times, opts["tz"])
         if opts["json"]:
+            for note in notes:
+                self.stderr.write(note, style_func=lambda text: text)  # JSON stays pure on stdout
             self.stdout.write(json.dumps(preview.to_json(rows, rendered=opts["render"]), indent=2))
             return
+        for note in notes:
+            self.stdout.write(note)
         self.stdout.write(
             f"{schedule.title} — patient in {opts['tz']}, enrolled {series.enrolled_at:%Y-%m-%d %H:%M %Z}\n"
         )
