@@ -1,7 +1,7 @@
-"""URL map: webhooks, unsubscribe, health, admin. (Staff pages come with their issue.)"""
+"""URL map: webhooks, unsubscribe, health, admin, and the staff pages (drip/staff) at the root."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from drip.webhooks import views as webhooks
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("u/<str:token>", webhooks.unsubscribe, name="unsubscribe"),
     path("healthz", webhooks.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("drip.staff.urls")),
 ]

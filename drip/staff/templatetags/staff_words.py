@@ -1,0 +1,28 @@
+"""Template filters for the staff pages: times with the zone named, statuses in words."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django import template
+
+from drip.models import Delivery
+from drip.staff import series, words
+
+register = template.Library()
+
+
+@register.filter
+def local_in(instant: datetime | None, zone: str) -> str:
+    """{{ when|local_in:patient.time_zone }} -> "Tue Dec 8, 5:00 PM EST"."""
+    return words.local_time(instant, zone) if instant else "—"
+
+
+@register.filter
+def status_words(d: Delivery) -> str:
+    return words.delivery_status(d.status, d.skip_reason, d.error_code, d.error_text)
+
+
+@register.filter
+def step_title(step_key: str) -> str:
+    return series.step_title(step_key)

@@ -1,0 +1,77 @@
+"""Times, statuses and reasons in the words staff read (codes kept in small type for support)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+STATUS = {
+    "scheduled": "Scheduled",
+    "queued": "Queued to send",
+    "sending": "Sending",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "undelivered": "Not delivered",
+    "failed": "Failed",
+    "skipped": "Skipped",
+}
+SKIP_REASON = {
+    "too_late": "too late: its time had passed",
+    "infusion_cancelled": "its infusion was cancelled",
+    "condition_unmet": "the infusion it follows did not happen",
+    "no_consent": "no consent for this channel",
+    "opted_out": "the patient opted out of this channel",
+    "enrollment_ended": "the series has ended",
+    "paused": "the series is paused",
+}
+# Twilio's and drip's own error codes; anything else shows the provider's text.
+PROVIDER_ERROR = {
+    "21211": "the phone number is not valid",
+    "21408": "texts to this country are not enabled",
+    "21610": "the patient replied STOP to our texts",
+    "21614": "the number cannot receive texts",
+    "30003": "the phone is off or out of reach",
+    "30005": "the number is unknown or no longer in service",
+    "30006": "the number is a landline or its carrier cannot take texts",
+    "30007": "the carrier filtered the message",
+    "30008": "the carrier reported an unknown error",
+    "timeout": "the provider did not answer in time",
+    "connection": "drip could not reach the provider",
+    "render": "the message could not be prepared (a template problem)",
+    "internal": "drip hit an internal error",
+    "rate-limiter": "drip could not check the sending rate",
+}
+CHANNEL = {"sms": "Text", "email": "Email"}
+EVENT = {
+    "enrolled": "Enrolled the patient",
+    "infusion_moved": "Moved an infusion",
+    "infusion_added": "Added an infusion",
+    "infusion_done": "Marked an infusion done",
+    "infusion_cancelled": "Cancelled an infusion",
+    "infusion_scheduled": "Set an infusion back to scheduled",
+    "paused": "Paused the series",
+    "resumed": "Resumed the series",
+    "ended": "Ended the series",
+    "opted_out": "Recorded an opt-out",
+    "opted_in": "Recorded an opt-in",
+    "consent_reason": "Reason given",
+}
+
+
+def local_time(instant: datetime, zone: str) -> str:
+    """ "Tue Dec 8, 5:00 PM EST": the instant in ``zone``, with the zone named."""
+    t = instant.astimezone(ZoneInfo(zone))
+    hour = t.hour % 12 or 12
+    return f"{t:%a %b} {t.day}, {hour}:{t:%M} {'AM' if t.hour < 12 else 'PM'} {t:%Z}"
+
+
+def delivery_status(status: str, skip_reason: str, error_code: str, error_text: str) -> str:
+    """ "Skipped: the series is paused", "Failed: the number cannot receive texts"."""
+    words = STATUS.get(status, status)
+    if status == "skipped" and skip_reason:
+        return f"{words}: {SKIP_REASON.get(skip_reason, skip_reason)}"
+    if error_code and status in ("failed", "undelivered", "scheduled", "queued"):
+        why = PROVIDER_ERROR.get(error_code) or error_text or "the provider gave no reason"
+        prefix = words if status in ("failed", "undelivered") else f"{words}, will retry"
+        return f"{prefix}: {why}"
+    return words
