@@ -20,7 +20,7 @@ from drip.errors import EnrollmentError
 from drip.models import AuditEvent, Enrollment
 from drip.staff import series, words
 from drip.staff.access import staff_required
-from drip.staff.forms import ConfirmForm, ConsentForm, MoveForm
+from drip.staff.forms import ConfirmForm, ConsentForm, MoveForm, posted
 
 CONFLICT = (
     "Someone else changed this series while you had this page open, so nothing was changed. "
@@ -59,7 +59,7 @@ def move(request: HttpRequest, enrollment_id: int, number: int) -> HttpResponse:
     infusion = enrollment.infusions.filter(number=number).first()
     if infusion is None:
         raise Http404("no such infusion")
-    form = MoveForm(request.POST or None, initial={"state": series.state_token(enrollment)})
+    form = MoveForm(posted(request), initial={"state": series.state_token(enrollment)})
     context: dict[str, Any] = {
         "enrollment": enrollment,
         "infusion": infusion,
@@ -130,7 +130,7 @@ def change(
         raise Http404("no such action")
     enrollment = _enrollment(enrollment_id)
     button, done_words = (w.format(n=number) for w in ACTIONS[action])
-    form = ConfirmForm(request.POST or None, initial={"state": series.state_token(enrollment)})
+    form = ConfirmForm(posted(request), initial={"state": series.state_token(enrollment)})
     call = _service_call(request, enrollment, action, number)
     error = ""
     try:
@@ -168,7 +168,7 @@ def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
     if enrollment is None:
         raise Http404("no such patient")
     person = enrollment.patient
-    form = ConsentForm(request.POST or None)
+    form = ConsentForm(posted(request))
     if request.method == "POST" and form.is_valid():
         channel, wants, reason = (form.cleaned_data[k] for k in ("channel", "wants", "reason"))
         record = service.record_opt_out if wants == "out" else service.record_opt_in

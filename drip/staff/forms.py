@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, QueryDict
 
 from drip.errors import EnrollmentError
 
@@ -59,10 +60,14 @@ class EnrollForm(forms.Form):
     )
     sms_consent = forms.BooleanField(label="Texts", required=False)
     email_consent = forms.BooleanField(label="Email", required=False)
+    # Not required here: the enrollment service says what is missing (one validator).
     consent_method = forms.ChoiceField(
-        label="How consent was given", choices=CONSENT_METHODS, widget=forms.RadioSelect
+        label="How consent was given",
+        choices=CONSENT_METHODS,
+        widget=forms.RadioSelect,
+        required=False,
     )
-    schedule = forms.ChoiceField(label="Schedule")
+    schedule = forms.ChoiceField(label="Schedule", required=False)
 
     def __init__(self, *args: Any, schedules: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,3 +151,8 @@ class ConsentForm(forms.Form):
         max_length=300,
         error_messages={"required": "Write down the reason the patient gave"},
     )
+
+
+def posted(request: HttpRequest) -> QueryDict | None:
+    """The form data of a POST, even an empty one (an empty POST is falsy but still a POST)."""
+    return request.POST if request.method == "POST" else None

@@ -17,13 +17,13 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from drip.staff import access
-from drip.staff.forms import CodeForm, SignInForm
+from drip.staff.forms import CodeForm, SignInForm, posted
 from drip.staff.models import StaffAccount
 
 
 def sign_in(request: HttpRequest) -> HttpResponse:
     """Username and password; three wrong tries make each next one wait longer."""
-    form = SignInForm(request, data=request.POST or None)
+    form = SignInForm(request, data=posted(request))
     refused = ""  # the password is not even checked while a wait is on
     if request.method == "POST":
         username, address = request.POST.get("username", "")[:150], access.client_address(request)
@@ -56,7 +56,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 @login_required
 def password(request: HttpRequest) -> HttpResponse:
     """First sign-in: choose a new password (the one an admin gave out is not kept)."""
-    form = SetPasswordForm(request.user, request.POST or None)
+    form = SetPasswordForm(request.user, posted(request))
     if request.method == "POST" and form.is_valid():
         form.save()
         update_session_auth_hash(request, form.user)
@@ -71,7 +71,7 @@ def code(request: HttpRequest) -> HttpResponse:
     device = access.code_device(request.user)
     if device is None:
         return redirect("staff:code-setup")
-    form = CodeForm(request.POST or None)
+    form = CodeForm(posted(request))
     if request.method == "POST" and _code_is_right(request, form, device):
         otp_login(request, device)
         return redirect(_next_url(request))
@@ -86,7 +86,7 @@ def code_setup(request: HttpRequest) -> HttpResponse:
     device, _ = TOTPDevice.objects.get_or_create(
         user=request.user, confirmed=False, defaults={"name": "Authenticator app"}
     )
-    form = CodeForm(request.POST or None)
+    form = CodeForm(posted(request))
     if request.method == "POST" and _code_is_right(request, form, device):
         device.confirmed = True
         device.save(update_fields=["confirmed"])

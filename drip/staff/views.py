@@ -18,7 +18,7 @@ from django.utils.html import format_html
 from drip.catalog import versions as catalog
 from drip.core.rendering import build_context, render_email, render_sms
 from drip.delivery import links
-from drip.enrollment.cleaning import clean_phone
+from drip.enrollment.cleaning import clean_infusions, clean_patient, clean_phone
 from drip.enrollment.service import PatientInput, enroll
 from drip.errors import EnrollmentError
 from drip.models import (
@@ -32,7 +32,7 @@ from drip.models import (
 )
 from drip.staff import series, words
 from drip.staff.access import staff_required
-from drip.staff.forms import EnrollForm, clinic_zone, zone_names
+from drip.staff.forms import MAX_INFUSIONS, EnrollForm, clinic_zone, posted, zone_names
 
 D = Delivery.Status
 
@@ -329,7 +329,7 @@ def enroll_page(request: HttpRequest) -> HttpResponse:
     """Enroll a patient; nothing is saved until the service accepts all of it."""
     schedules = _schedules()
     form = EnrollForm(
-        request.POST or None,
+        posted(request),
         schedules=schedules,
         initial={
             "time_zone": clinic_zone(),
@@ -376,6 +376,8 @@ def _enroll(request: HttpRequest, form: EnrollForm) -> HttpResponse | None:
         data["email_consent"],
         data["consent_method"],
     )
+    if not _checks_pass(form, person, data["schedule"]):
+        return None
     try:
         enrollment = enroll(
             person,
@@ -389,6 +391,25 @@ def _enroll(request: HttpRequest, form: EnrollForm) -> HttpResponse | None:
         return None
     messages.success(request, _planned_words(enrollment))
     return redirect("staff:patient", enrollment.patient_id)
+
+
+def _checks_pass(form: EnrollForm, person: PatientInput, schedule: str) -> bool:
+    """The service's own checks of the patient and of the infusions, run apart first so the
+    page lists a problem in each part at once (enroll() stops at the first)."""
+    problems = []
+    try:
+        zone = clean_patient(person).time_zone
+    except EnrollmentError as error:
+        problems.append(error)
+        zone = clinic_zone()
+    try:
+        size = _size(schedule) if schedule else MAX_INFUSIONS
+        clean_infusions(form.infusions(), zone, size)
+    except EnrollmentError as error:
+        problems.append(error)
+    for problem in problems:
+        form.add_service_error(problem)
+    return not problems
 
 
 def _on_file(phone: str, email: str) -> Patient | None:
