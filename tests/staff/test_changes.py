@@ -1,0 +1,183 @@
+"""Changing a series: preview first, then confirm; conflicts are refused in words."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from drip.enrollment import service
+from drip.models import AuditEvent, Delivery, Enrollment, Infusion
+from drip.staff import series
+from tests.staff.conftest import stored_rows
+from tests.staff.test_pages import text
+
+pytestmark = pytest.mark.django_db
+NY = ZoneInfo("America/New_York")
+
+
+def infusion(enrollment: Enrollment, number: int) -> Infusion:
+    return enrollment.infusions.get(number=number)
+
+
+def between_2_and_3(enrollment: Enrollment) -> str:
+    """A local time a day after infusion 2 (still before infusion 3), as the form sends it."""
+    moved = infusion(enrollment, 2).starts_at.astimezone(NY) + timedelta(days=1)
+    return f"{moved:%Y-%m-%dT%H:%M}"
+
+
+def snapshot(enrollment: Enrollment) -> list[tuple[object, ...]]:
+    return list(
+        Delivery.objects.filter(enrollment=enrollment)
+        .order_by("pk")
+        .values_list("due_at", "status", "skip_reason")
+    )
+
+
+def test_previewing_a_move_lists_what_changes_and_saves_nothing(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    url = f"/series/{enrolled.pk}/infusions/2/move"
+    state = series.state_token(enrolled)
+    before, rows = snapshot(enrolled), stored_rows()
+    response = staff.post(
+        url, {"starts_at": between_2_and_3(enrolled), "state": state, "preview": "1"}
+    )
+    assert response.status_code == 200
+    page = text(response)
+    assert "What will change" in page and "Move infusion 2" in page
+    assert snapshot(enrolled) == before and stored_rows() == rows
+    assert infusion(enrolled, 2).starts_at.astimezone(NY).weekday() in (0, 1, 2, 3, 4)
+
+
+def test_confirming_a_move_moves_the_infusion_and_says_so(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    url = f"/series/{enrolled.pk}/infusions/2/move"
+    new = between_2_and_3(enrolled)
+    state = series.state_token(enrolled)
+    response = staff.post(url, {"starts_at": new, "state": state, "confirm": "1"}, follow=True)
+    moved = infusion(enrolled, 2).starts_at.astimezone(NY)
+    assert f"{moved:%Y-%m-%dT%H:%M}" == new
+    assert re.search(r"Done: Infusion 2 moved to \w{3} \w{3} \d+, 10:00 AM E[SD]T", text(response))
+    assert AuditEvent.objects.filter(event="infusion_moved", actor="sam").exists()
+
+
+def test_a_move_past_the_next_infusion_is_an_error_at_the_field(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    after_3 = infusion(enrolled, 3).starts_at.astimezone(NY) + timedelta(hours=1)
+    before = snapshot(enrolled)
+    response = staff.post(
+        f"/series/{enrolled.pk}/infusions/2/move",
+        {"starts_at": f"{after_3:%Y-%m-%dT%H:%M}", "state": series.state_token(enrolled), "confirm": "1"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert re.search(r'id="id_starts_at_error">.*would come after infusion 3', html, re.S)
+    assert snapshot(enrolled) == before
+
+
+def test_two_people_moving_at_once_the_second_gets_a_conflict_not_an_overwrite(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    seen = series.state_token(enrolled)  # both opened the page
+    first = infusion(enrolled, 2).starts_at.astimezone(NY) + timedelta(hours=2)
+    service.move_infusion(enrolled, 2, first.replace(tzinfo=None), now=timezone.now(), actor="kim")
+    response = staff.post(
+        f"/series/{enrolled.pk}/infusions/2/move",
+        {"starts_at": between_2_and_3(enrolled), "state": seen, "confirm": "1"},
+        follow=True,
+    )
+    assert "Someone else changed this series" in text(response)
+    assert infusion(enrolled, 2).starts_at == first  # kim's move stands
+
+
+def test_marking_an_infusion_done_shows_the_change_then_does_it(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    url = f"/series/{enrolled.pk}/infusions/1/done"
+    page = staff.get(url)
+    assert "Mark infusion 1 done?" in text(page)
+    state = re.search(r'name="state" value="(\w+)"', page.content.decode()).group(1)  # type: ignore[union-attr]
+    response = staff.post(url, {"state": state}, follow=True)
+    assert infusion(enrolled, 1).status == "done"
+    assert "Done: Infusion 1 marked done." in text(response)
+
+
+def test_ending_the_series_previews_the_skipped_messages(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    before = snapshot(enrolled)
+    page = text(staff.get(f"/series/{enrolled.pk}/end"))
+    assert "End the series?" in page and "Skipped: the series has ended" in page
+    assert snapshot(enrolled) == before
+    staff.post(f"/series/{enrolled.pk}/end", {"state": series.state_token(enrolled)})
+    enrolled.refresh_from_db()
+    assert enrolled.status == "ended"
+
+
+def test_pause_then_resume(staff: Client, enrolled: Enrollment) -> None:
+    staff.post(f"/series/{enrolled.pk}/pause", {"state": series.state_token(enrolled)})
+    enrolled.refresh_from_db()
+    assert enrolled.status == "paused"
+    assert not enrolled.deliveries.filter(status="scheduled").exists()
+    staff.post(f"/series/{enrolled.pk}/resume", {"state": series.state_token(enrolled)})
+    enrolled.refresh_from_db()
+    assert enrolled.status == "active"
+
+
+def test_a_change_that_cannot_be_done_says_why(staff: Client, enrolled: Enrollment) -> None:
+    service.end(enrolled, now=timezone.now(), actor="kim")
+    response = staff.get(f"/series/{enrolled.pk}/resume")
+    assert response.status_code == 400
+    assert "This cannot be done an enrollment that is ended cannot be resumed" in text(response)
+
+
+def test_a_change_without_the_csrf_token_is_refused(staff_user, enrolled: Enrollment) -> None:  # type: ignore[no-untyped-def]
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff_user)
+    response = client.post(f"/series/{enrolled.pk}/end", {"state": series.state_token(enrolled)})
+    assert response.status_code == 403
+    enrolled.refresh_from_db()
+    assert enrolled.status == "active"
+
+
+def test_an_opt_out_by_phone_skips_pending_texts_and_keeps_the_reason(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    response = staff.post(
+        f"/patients/{enrolled.patient_id}/consent",
+        {"channel": "sms", "wants": "out", "reason": "Gets too many texts"},
+        follow=True,
+    )
+    assert not enrolled.deliveries.filter(channel="sms", status="scheduled").exists()
+    assert enrolled.deliveries.filter(channel="sms", skip_reason="opted_out").exists()
+    page = text(response)
+    assert "Texts stopped, as the patient asked by phone." in page
+    assert "Gets too many texts" in page  # in the audit at the bottom
+    assert "Texts: stopped" in page
+
+
+def test_an_opt_out_without_a_reason_is_an_error_and_saves_nothing(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    before = stored_rows()
+    response = staff.post(
+        f"/patients/{enrolled.patient_id}/consent", {"channel": "sms", "wants": "out"}
+    )
+    assert response.status_code == 400
+    assert "Write down the reason the patient gave" in text(response)
+    assert stored_rows() == before
+
+
+def test_the_move_page_shows_the_current_time_in_the_patients_zone(
+    staff: Client, enrolled: Enrollment, clock: datetime
+) -> None:
+    page = text(staff.get(f"/series/{enrolled.pk}/infusions/2/move"))
+    assert re.search(r"Now: \w{3} \w{3} \d+, 10:00 AM E[SD]T", page)
+    assert "Preview changes" in page
