@@ -75,7 +75,9 @@ def move(request: HttpRequest, enrollment_id: int, number: int) -> HttpResponse:
             service.move_infusion(enrollment, number, when, now=now, actor=actor)
 
         try:
-            if request.POST.get("confirm"):
+            # Confirm only what was previewed: a date changed after the preview is previewed again.
+            previewed = request.POST.get("previewed") == request.POST.get("starts_at")
+            if request.POST.get("confirm") and previewed:
                 _apply_if_unchanged(enrollment, form.cleaned_data["state"], do)
                 return _done(
                     request,

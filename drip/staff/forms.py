@@ -96,7 +96,17 @@ class EnrollForm(forms.Form):
 
     def add_service_error(self, error: EnrollmentError) -> None:
         """Put the service's error on the field it names (infusion errors on that infusion)."""
-        self.add_error(_field_for(error, self.fields), str(error).split(": ", 1)[-1])
+        field = _field_for(error, self.fields)
+        self.add_error(field, sentence(error, self.fields[field].label if field else ""))
+
+
+def sentence(error: EnrollmentError, label: str) -> str:
+    """The service's "field: is required" as a sentence: "First name is required"."""
+    message = str(error).split(": ", 1)[-1]
+    subject = label.replace(" (if booked)", "")
+    if subject and message.startswith("is "):
+        return f"{subject} {message}"
+    return message[:1].upper() + message[1:]
 
 
 def _field_for(error: EnrollmentError, fields: dict[str, Any]) -> str | None:
@@ -130,7 +140,7 @@ class MoveForm(forms.Form):
 
     def add_service_error(self, error: EnrollmentError) -> None:
         field = "starts_at" if error.field in ("starts_at", "infusion") else None
-        self.add_error(field, str(error).split(": ", 1)[-1])
+        self.add_error(field, sentence(error, ""))
 
 
 class ConfirmForm(forms.Form):

@@ -256,14 +256,16 @@ def _consent_words(person: Patient, channel: str, records: list[ConsentRecord]) 
     stopped = getattr(person, f"{channel}_opted_out_at")
     latest = records[0] if records else None
     if stopped:
-        how = latest.get_method_display().lower() if latest and not latest.granted else "patient"
-        return f"stopped {words.local_time(stopped, person.time_zone)} ({how})"
+        how = words.STOP_HOW.get(latest.method, "") if latest and not latest.granted else ""
+        by = f" (recorded by {latest.recorded_by})" if latest and latest.method == "verbal" else ""
+        return f"stopped on {words.local_date(stopped, person.time_zone)}: {how or 'by the patient'}{by}"
     if not getattr(person, f"{channel}_consent"):
         return "no consent"
     if latest is None:
         return "yes"
-    given = f"{latest.get_method_display().lower()}, recorded by {latest.recorded_by}"
-    return f"yes: {given} on {words.local_time(latest.recorded_at, person.time_zone)}"
+    how = words.CONSENT_HOW.get(latest.method, latest.get_method_display().lower())
+    on = words.local_date(latest.recorded_at, person.time_zone)
+    return f"yes, {how}, recorded by {latest.recorded_by} on {on}"
 
 
 def _audit(person: Patient) -> list[dict[str, object]]:

@@ -42,6 +42,22 @@ PROVIDER_ERROR = {
     "rate-limiter": "drip could not check the sending rate",
 }
 CHANNEL = {"sms": "Text", "email": "Email"}
+STOP_HOW = {
+    "verbal": "the patient asked staff",
+    "written": "the patient asked in writing",
+    "web": "the patient asked online",
+    "sms_keyword": "the patient replied STOP",
+    "email_link": "the patient used the unsubscribe link",
+    "provider": "the text provider reported a STOP",
+}
+CONSENT_HOW = {
+    "verbal": "given verbally",
+    "written": "on a written form",
+    "web": "on the online form",
+    "sms_keyword": "by text (STOP/START)",
+    "email_link": "by the email's unsubscribe link",
+    "provider": "as reported by the text provider",
+}
 EVENT = {
     "enrolled": "Enrolled the patient",
     "infusion_moved": "Moved an infusion",
@@ -63,6 +79,12 @@ def local_time(instant: datetime, zone: str) -> str:
     t = instant.astimezone(ZoneInfo(zone))
     hour = t.hour % 12 or 12
     return f"{t:%a %b} {t.day}, {hour}:{t:%M} {'AM' if t.hour < 12 else 'PM'} {t:%Z}"
+
+
+def local_date(instant: datetime, zone: str) -> str:
+    """ "Nov 2, 2026": a day in the patient's zone."""
+    t = instant.astimezone(ZoneInfo(zone))
+    return f"{t:%b} {t.day}, {t.year}"
 
 
 def delivery_status(status: str, skip_reason: str, error_code: str, error_text: str) -> str:

@@ -60,7 +60,8 @@ def test_confirming_a_move_moves_the_infusion_and_says_so(
     url = f"/series/{enrolled.pk}/infusions/2/move"
     new = between_2_and_3(enrolled)
     state = series.state_token(enrolled)
-    response = staff.post(url, {"starts_at": new, "state": state, "confirm": "1"}, follow=True)
+    form = {"starts_at": new, "previewed": new, "state": state, "confirm": "1"}
+    response = staff.post(url, form, follow=True)
     moved = infusion(enrolled, 2).starts_at.astimezone(NY)
     assert f"{moved:%Y-%m-%dT%H:%M}" == new
     assert re.search(r"Done: Infusion 2 moved to \w{3} \w{3} \d+, 10:00 AM E[SD]T", text(response))
@@ -74,7 +75,7 @@ def test_a_move_past_the_next_infusion_is_an_error_at_the_field(
     before = snapshot(enrolled)
     response = staff.post(
         f"/series/{enrolled.pk}/infusions/2/move",
-        {"starts_at": f"{after_3:%Y-%m-%dT%H:%M}", "state": series.state_token(enrolled), "confirm": "1"},
+        {"starts_at": f"{after_3:%Y-%m-%dT%H:%M}", "state": series.state_token(enrolled), "preview": "1"},
     )  # fmt: skip
     assert response.status_code == 400
     html = response.content.decode()
@@ -90,7 +91,12 @@ def test_two_people_moving_at_once_the_second_gets_a_conflict_not_an_overwrite(
     service.move_infusion(enrolled, 2, first.replace(tzinfo=None), now=timezone.now(), actor="kim")
     response = staff.post(
         f"/series/{enrolled.pk}/infusions/2/move",
-        {"starts_at": between_2_and_3(enrolled), "state": seen, "confirm": "1"},
+        {
+            "starts_at": between_2_and_3(enrolled),
+            "previewed": between_2_and_3(enrolled),
+            "state": seen,
+            "confirm": "1",
+        },  # fmt: skip
         follow=True,
     )
     assert "Someone else changed this series" in text(response)
@@ -179,5 +185,18 @@ def test_the_move_page_shows_the_current_time_in_the_patients_zone(
     staff: Client, enrolled: Enrollment, clock: datetime
 ) -> None:
     page = text(staff.get(f"/series/{enrolled.pk}/infusions/2/move"))
-    assert re.search(r"Now: \w{3} \w{3} \d+, 10:00 AM E[SD]T", page)
+    assert re.search(r"Currently: \w{3} \w{3} \d+, 10:00 AM E[SD]T", page)
     assert "Preview changes" in page
+
+
+def test_a_date_changed_after_the_preview_is_previewed_again_not_moved(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    before = snapshot(enrolled)
+    response = staff.post(
+        f"/series/{enrolled.pk}/infusions/2/move",
+        {"starts_at": between_2_and_3(enrolled), "previewed": "2026-01-01T10:00",
+         "state": series.state_token(enrolled), "confirm": "1"},
+    )  # fmt: skip
+    assert "What will change" in text(response)
+    assert snapshot(enrolled) == before

@@ -26,3 +26,10 @@ def status_words(d: Delivery) -> str:
 @register.filter
 def step_title(step_key: str) -> str:
     return series.step_title(step_key)
+
+
+@register.filter
+def summary_line(message: str, label: str) -> str:
+    """An error in the summary names its field unless the message already does."""
+    subject = label.replace(" (if booked)", "")
+    return message if message.lower().startswith(subject.lower()) else f"{subject}: {message}"
