@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -136,12 +137,19 @@ def patients(request: HttpRequest) -> HttpResponse:
 
 def _search(query: str, shown: str) -> QuerySet[Patient]:
     found = Patient.objects.all()
+    if re.fullmatch(r"[\d\s()+.-]+", query):  # a phone number as typed: match its digits
+        digits = re.sub(r"\D", "", query)
+        return _filtered(found.filter(phone__contains=digits[-10:]), shown)
     for word in query.split():
         digits = "".join(c for c in word if c.isdigit())
         match = (
             Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
         )
         found = found.filter(match | Q(phone__contains=digits) if len(digits) >= 3 else match)
+    return _filtered(found, shown)
+
+
+def _filtered(found: QuerySet[Patient], shown: str) -> QuerySet[Patient]:
     if shown in ("active", "paused"):
         found = found.filter(enrollments__status=shown)
     elif shown == "ended":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import phonenumbers
 from django import template
 
 from drip.models import Delivery
@@ -33,3 +34,17 @@ def summary_line(message: str, label: str) -> str:
     """An error in the summary names its field unless the message already does."""
     subject = label.replace(" (if booked)", "")
     return message if message.lower().startswith(subject.lower()) else f"{subject}: {message}"
+
+
+@register.filter
+def phone(e164: str) -> str:
+    """+13125550188 -> "(312) 555-0188" (national form for US numbers, international otherwise)."""
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    style = phonenumbers.PhoneNumberFormat
+    national = phonenumbers.region_code_for_number(number) == "US"
+    return phonenumbers.format_number(number, style.NATIONAL if national else style.INTERNATIONAL)
