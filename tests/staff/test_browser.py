@@ -28,8 +28,6 @@ SCHEDULE = TEST_SCHEDULE + (
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
-# Playwright's sync API runs an event loop in this thread; the ORM calls here are the test's own.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,6 +43,10 @@ if not CHROMIUM.exists():
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args() -> dict[str, Any]:
+    # Playwright's sync API keeps an event loop in this thread from the first browser test to
+    # the end of the session, and Django then refuses ORM calls from it; the calls are the
+    # tests' own (the live server answers in its own thread), so allow them from here on.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     return {
         "executable_path": str(CHROMIUM),
         "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -158,6 +160,9 @@ def test_mark_infusion_1_done_and_record_an_opt_out(signed_in: Any, live_server:
     assert (
         "Skipped: the patient opted out of this channel" in page.locator("ol.timeline").inner_text()
     )
+    page.get_by_role("link", name="Today").click()
+    assert "Robin Chen: texts stopped" in page.locator(".needs-you").inner_text()
+    shoot(page, "today")
 
 
 def test_search_as_you_type(signed_in: Any, live_server: Any) -> None:
