@@ -61,6 +61,7 @@ def move(request: HttpRequest, enrollment_id: int, number: int) -> HttpResponse:
         raise Http404("no such infusion")
     form = MoveForm(posted(request), initial={"state": series.state_token(enrollment)})
     context: dict[str, Any] = {
+        "button": f"Move infusion {number}",
         "enrollment": enrollment,
         "infusion": infusion,
         "form": form,
@@ -86,6 +87,37 @@ def move(request: HttpRequest, enrollment_id: int, number: int) -> HttpResponse:
                 )
             context["changes"] = series.preview(enrollment, do)
             context["new_at"] = when
+        except EnrollmentError as error:
+            form.add_service_error(error)
+        except Conflict:
+            return _conflict(request, enrollment)
+    return render(request, "staff/move.html", context, status=400 if form.errors else 200)
+
+
+@staff_required
+def add(request: HttpRequest, enrollment_id: int) -> HttpResponse:
+    """The next infusion's date and time -> Preview changes -> Add infusion N."""
+    enrollment = _enrollment(enrollment_id)
+    number = enrollment.infusions.count() + 1
+    form = MoveForm(posted(request), initial={"state": series.state_token(enrollment)})
+    form.fields["starts_at"].label = f"Infusion {number}: date and time"
+    zone = enrollment.patient.time_zone
+    context: dict[str, Any] = {"button": f"Add infusion {number}", "enrollment": enrollment}
+    context.update(form=form, zone=zone)
+    if request.method == "POST" and form.is_valid():
+        when = form.cleaned_data["starts_at"].replace(tzinfo=None)
+        now, actor = timezone.now(), _actor(request)
+
+        def do() -> None:
+            service.add_infusion(enrollment, when, now=now, actor=actor)
+
+        try:
+            previewed = request.POST.get("previewed") == request.POST.get("starts_at")
+            if request.POST.get("confirm") and previewed:
+                _apply_if_unchanged(enrollment, form.cleaned_data["state"], do)
+                at = _moved_to(enrollment, number)
+                return _done(request, enrollment, f"Infusion {number} added on {at}.")
+            context["changes"] = series.preview(enrollment, do)
         except EnrollmentError as error:
             form.add_service_error(error)
         except Conflict:

@@ -139,7 +139,7 @@ class MoveForm(forms.Form):
     state = forms.CharField(widget=forms.HiddenInput)
 
     def add_service_error(self, error: EnrollmentError) -> None:
-        field = "starts_at" if error.field in ("starts_at", "infusion") else None
+        field = "starts_at" if error.field in ("starts_at", "infusion", "infusions") else None
         self.add_error(field, sentence(error, ""))
 
 

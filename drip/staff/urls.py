@@ -17,6 +17,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/messages/<int:delivery_id>", views.message, name="message"),
     path("patients/<int:patient_id>/consent", changes.consent, name="consent"),
     path("enroll", views.enroll_page, name="enroll"),
+    path("series/<int:enrollment_id>/infusions/add", changes.add, name="add-infusion"),
     path("series/<int:enrollment_id>/infusions/<int:number>/move", changes.move, name="move"),
     path(
         "series/<int:enrollment_id>/infusions/<int:number>/<str:action>",

@@ -200,3 +200,38 @@ def test_a_date_changed_after_the_preview_is_previewed_again_not_moved(
     )  # fmt: skip
     assert "What will change" in text(response)
     assert snapshot(enrolled) == before
+
+
+def test_adding_the_next_infusion_previews_its_messages_then_adds_it(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    Infusion.objects.filter(enrollment=enrolled, number__gte=5).delete()
+    service.replan(enrolled, now=timezone.now())
+    url = f"/series/{enrolled.pk}/infusions/add"
+    assert "Add infusion 5" in text(staff.get(f"/patients/{enrolled.patient_id}"))
+    when = infusion(enrolled, 4).starts_at.astimezone(NY) + timedelta(days=2)
+    form = {"starts_at": f"{when:%Y-%m-%dT%H:%M}", "state": series.state_token(enrolled)}
+    before = snapshot(enrolled)
+    preview = text(staff.post(url, {**form, "preview": "1"}))
+    assert "Week after last Email" in preview  # re-timed from infusion 4 to the new last one
+    assert snapshot(enrolled) == before
+    done = staff.post(url, {**form, "previewed": form["starts_at"], "confirm": "1"}, follow=True)
+    assert "Done: Infusion 5 added on" in text(done)
+    assert infusion(enrolled, 5).starts_at.astimezone(NY).replace(tzinfo=None) == when.replace(
+        tzinfo=None
+    )
+
+
+def test_adding_an_infusion_before_the_last_one_is_an_error_at_the_field(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    Infusion.objects.filter(enrollment=enrolled, number=6).delete()
+    early = infusion(enrolled, 1).starts_at.astimezone(NY)
+    response = staff.post(
+        f"/series/{enrolled.pk}/infusions/add",
+        {"starts_at": f"{early:%Y-%m-%dT%H:%M}", "state": series.state_token(enrolled), "preview": "1"},
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert re.search(
+        r'id="id_starts_at_error">.*would come before infusion 5', response.content.decode(), re.S
+    )

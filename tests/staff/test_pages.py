@@ -292,3 +292,7 @@ def test_enroll_refuses_a_post_without_the_csrf_token(staff_user, published: Non
     before = stored_rows()
     assert client.post("/enroll", enroll_form()).status_code == 403
     assert stored_rows() == before
+
+
+def test_enroll_says_so_when_no_schedule_is_published(staff: Client) -> None:
+    assert "No schedule is published yet" in text(staff.get("/enroll"))
