@@ -14,7 +14,9 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.http import require_POST
 
+from drip.delivery import resolve
 from drip.enrollment import service
 from drip.errors import EnrollmentError
 from drip.models import AuditEvent, Enrollment
@@ -229,6 +231,38 @@ def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
         {"patient": person, "form": form},
         status=400 if form.errors else 200,
     )
+
+
+# --- a message that needs a person -----------------------------------------------------------
+
+RESOLUTIONS = {
+    "send-again": (resolve.send_again, "The message will go out again within a minute."),
+    "mark-sent": (resolve.mark_unsettled_sent, "The message is recorded as sent."),
+    "resend": (resolve.resend_unsettled, "The message will be sent again within a minute."),
+}
+
+
+@staff_required
+@require_POST
+def resolve_message(request: HttpRequest, patient_id: int, delivery_id: int) -> HttpResponse:
+    """Send a failed message again, or settle one left sending (see the message page)."""
+    enrollment = _enrollment_of(patient_id, delivery_id)
+    if request.POST.get("action") not in RESOLUTIONS:
+        raise Http404("no such action")
+    do, said = RESOLUTIONS[request.POST["action"]]
+    try:
+        do(delivery_id, now=timezone.now(), actor=_actor(request))
+    except EnrollmentError as error:
+        messages.error(request, str(error).split(": ", 1)[-1].capitalize() + ".")
+        return redirect("staff:patient", patient_id)
+    return _done(request, enrollment, said)
+
+
+def _enrollment_of(patient_id: int, delivery_id: int) -> Enrollment:
+    found = Enrollment.objects.filter(patient_id=patient_id, deliveries__pk=delivery_id).first()
+    if found is None:
+        raise Http404("no such message")
+    return found
 
 
 # --- after a change -----------------------------------------------------------------------

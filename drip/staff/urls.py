@@ -15,6 +15,11 @@ urlpatterns = [
     path("patients", views.patients, name="patients"),
     path("patients/<int:patient_id>", views.patient, name="patient"),
     path("patients/<int:patient_id>/messages/<int:delivery_id>", views.message, name="message"),
+    path(
+        "patients/<int:patient_id>/messages/<int:delivery_id>/resolve",
+        changes.resolve_message,
+        name="resolve",
+    ),
     path("patients/<int:patient_id>/consent", changes.consent, name="consent"),
     path("enroll", views.enroll_page, name="enroll"),
     path("series/<int:enrollment_id>/infusions/add", changes.add, name="add-infusion"),

@@ -71,6 +71,9 @@ EVENT = {
     "opted_out": "Recorded an opt-out",
     "opted_in": "Recorded an opt-in",
     "consent_reason": "Reason given",
+    "message_sent_again": "Sent a failed message again",
+    "unsettled_marked_sent": "Recorded an unsettled message as sent",
+    "unsettled_sent_again": "Sent an unsettled message again",
 }
 
 

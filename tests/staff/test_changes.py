@@ -235,3 +235,44 @@ def test_adding_an_infusion_before_the_last_one_is_an_error_at_the_field(
     assert re.search(
         r'id="id_starts_at_error">.*would come before infusion 5', response.content.decode(), re.S
     )
+
+
+def test_a_failed_message_can_be_sent_again_but_a_sent_one_never(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    failed, sent = enrolled.deliveries.filter(channel="sms").order_by("due_at")[:2]
+    Delivery.objects.filter(pk=failed.pk).update(status="failed", error_code="30003")
+    Delivery.objects.filter(pk=sent.pk).update(status="sent")
+    base = f"/patients/{enrolled.patient_id}/messages"
+    assert "Send this message again" in text(staff.get(f"{base}/{failed.pk}"))
+    assert "Send this message again" not in text(staff.get(f"{base}/{sent.pk}"))
+    done = staff.post(f"{base}/{failed.pk}/resolve", {"action": "send-again"}, follow=True)
+    assert "will go out again" in text(done)
+    failed.refresh_from_db()
+    assert failed.status == "scheduled" and failed.due_at <= timezone.now()
+    refused = staff.post(f"{base}/{sent.pk}/resolve", {"action": "send-again"}, follow=True)
+    assert "This message is sent now, so it was left as it is." in text(refused)
+    sent.refresh_from_db()
+    assert sent.status == "sent"
+    assert AuditEvent.objects.filter(event="message_sent_again", actor="sam").count() == 1
+
+
+@pytest.mark.parametrize(
+    "action, status", [("mark-sent", "sent"), ("resend", "scheduled")]
+)  # fmt: skip
+def test_an_unsettled_message_is_resolved_by_a_person(
+    staff: Client, enrolled: Enrollment, action: str, status: str
+) -> None:
+    row = enrolled.deliveries.first()
+    Delivery.objects.filter(pk=row.pk).update(status="sending")
+    page = text(staff.get(f"/patients/{enrolled.patient_id}/messages/{row.pk}"))
+    assert "never heard back" in page and "it may arrive twice" in page
+    staff.post(f"/patients/{enrolled.patient_id}/messages/{row.pk}/resolve", {"action": action})
+    row.refresh_from_db()
+    assert row.status == status
+
+
+def test_resolving_needs_a_post(staff: Client, enrolled: Enrollment) -> None:
+    row = enrolled.deliveries.first()
+    url = f"/patients/{enrolled.patient_id}/messages/{row.pk}/resolve"
+    assert staff.get(url).status_code == 405
