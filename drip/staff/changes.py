@@ -6,6 +6,7 @@ changed the series since, nothing is done and the page says so (never a silent o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -17,12 +18,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from drip.delivery import resolve
-from drip.enrollment import service
+from drip.enrollment import contact, service
 from drip.errors import EnrollmentError
-from drip.models import AuditEvent, Enrollment
+from drip.models import AuditEvent, Enrollment, Patient
 from drip.staff import series, words
 from drip.staff.access import staff_required
-from drip.staff.forms import ConfirmForm, ConsentForm, MoveForm, posted
+from drip.staff.forms import ConfirmForm, ConsentForm, ContactForm, MoveForm, posted, zone_names
 
 CONFLICT = (
     "Someone else changed this series while you had this page open, so nothing was changed. "
@@ -231,6 +232,48 @@ def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
         {"patient": person, "form": form},
         status=400 if form.errors else 200,
     )
+
+
+# --- contact details ----------------------------------------------------------------------------
+
+
+def _contact_token(person: Patient) -> str:
+    values = "|".join(str(getattr(person, f)) for f in contact.CONTACT_FIELDS)
+    return hashlib.sha256(values.encode()).hexdigest()[:16]
+
+
+@staff_required
+def edit_contact(request: HttpRequest, patient_id: int) -> HttpResponse:
+    """Edit name, phone, email, time zone; pending messages follow (a new zone re-times them)."""
+    person = get_object_or_404(Patient, pk=patient_id)
+    initial = {f: getattr(person, f) for f in contact.CONTACT_FIELDS}
+    form = ContactForm(posted(request), initial={**initial, "state": _contact_token(person)})
+    if request.method == "POST" and form.is_valid():
+        new = {f: form.cleaned_data[f] for f in contact.CONTACT_FIELDS}
+        try:
+            with transaction.atomic():
+                locked = Patient.objects.select_for_update().get(pk=person.pk)
+                if _contact_token(locked) != form.cleaned_data["state"]:
+                    raise Conflict
+                changed = contact.update_contact(
+                    locked, new, now=timezone.now(), actor=_actor(request)
+                )
+        except EnrollmentError as error:
+            form.add_service_error(error)
+        except Conflict:
+            messages.error(request, CONFLICT.replace("this series", "these details"))
+            return redirect("staff:patient", person.pk)
+        else:
+            names = ", ".join(ContactForm.base_fields[f].label.lower() for f in changed)
+            said = (
+                f"Saved: {names} changed. Pending messages follow."
+                if changed
+                else "Nothing changed."
+            )
+            messages.success(request, said)
+            return redirect("staff:patient", person.pk)
+    context = {"patient": person, "form": form, "zones": zone_names()}
+    return render(request, "staff/contact.html", context, status=400 if form.errors else 200)
 
 
 # --- a message that needs a person -----------------------------------------------------------

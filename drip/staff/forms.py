@@ -126,6 +126,26 @@ def clinic_zone() -> str:
     return str(settings.DRIP_CLINIC_TIME_ZONE)
 
 
+class ContactForm(forms.Form):
+    """A patient's contact details; checked by the enrollment service's own cleaning."""
+
+    first_name = forms.CharField(label="First name", required=False, max_length=100)
+    last_name = forms.CharField(label="Last name", required=False, max_length=100)
+    phone = forms.CharField(label="Phone", required=False, max_length=30)
+    email = forms.CharField(label="Email", required=False, max_length=254)
+    time_zone = forms.CharField(
+        label="Time zone",
+        required=False,
+        help_text="Type a city to search, e.g. Chicago",
+        widget=forms.TextInput(attrs={"list": "zones", "autocomplete": "off"}),
+    )
+    state = forms.CharField(widget=forms.HiddenInput)
+
+    def add_service_error(self, error: EnrollmentError) -> None:
+        field = error.field if error.field in self.fields else None
+        self.add_error(field, sentence(error, self.fields[field].label if field else ""))
+
+
 class MoveForm(forms.Form):
     starts_at = forms.DateTimeField(
         label="New date and time",

@@ -20,6 +20,7 @@ urlpatterns = [
         changes.resolve_message,
         name="resolve",
     ),
+    path("patients/<int:patient_id>/edit", changes.edit_contact, name="edit"),
     path("patients/<int:patient_id>/consent", changes.consent, name="consent"),
     path("enroll", views.enroll_page, name="enroll"),
     path("series/<int:enrollment_id>/infusions/add", changes.add, name="add-infusion"),

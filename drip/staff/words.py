@@ -71,6 +71,7 @@ EVENT = {
     "opted_out": "Recorded an opt-out",
     "opted_in": "Recorded an opt-in",
     "consent_reason": "Reason given",
+    "contact_changed": "Changed contact details",
     "message_sent_again": "Sent a failed message again",
     "unsettled_marked_sent": "Recorded an unsettled message as sent",
     "unsettled_sent_again": "Sent an unsettled message again",

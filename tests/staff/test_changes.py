@@ -276,3 +276,57 @@ def test_resolving_needs_a_post(staff: Client, enrolled: Enrollment) -> None:
     row = enrolled.deliveries.first()
     url = f"/patients/{enrolled.patient_id}/messages/{row.pk}/resolve"
     assert staff.get(url).status_code == 405
+
+
+def contact_form(enrolled: Enrollment, **changes: str) -> dict[str, str]:
+    from drip.staff.changes import _contact_token
+
+    person = enrolled.patient
+    person.refresh_from_db()
+    values = {
+        f: getattr(person, f) for f in ("first_name", "last_name", "phone", "email", "time_zone")
+    }
+    return {**values, "state": _contact_token(person), **changes}
+
+
+def test_a_new_time_zone_re_times_pending_messages_to_the_new_local_time(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    row = enrolled.deliveries.get(step_key="what-to-expect", channel="sms")
+    local_before = row.due_at.astimezone(NY).time()
+    response = staff.post(
+        f"/patients/{enrolled.patient_id}/edit",
+        contact_form(enrolled, time_zone="America/Los_Angeles"),
+        follow=True,
+    )
+    assert "Saved: time zone changed. Pending messages follow." in text(response)
+    row.refresh_from_db()
+    assert row.due_at.astimezone(ZoneInfo("America/Los_Angeles")).time() == local_before
+    event = AuditEvent.objects.get(event="contact_changed")
+    assert event.detail == {"fields": ["time_zone"]}  # names, never values
+
+
+def test_removing_the_phone_of_a_patient_who_agreed_to_texts_is_refused(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    before = stored_rows()
+    response = staff.post(f"/patients/{enrolled.patient_id}/edit", contact_form(enrolled, phone=""))
+    assert response.status_code == 400
+    assert re.search(
+        r'id="id_phone_error">.*SMS consent needs a phone number', response.content.decode(), re.S
+    )
+    assert stored_rows() == before
+    enrolled.patient.refresh_from_db()
+    assert enrolled.patient.phone == "+12125550123"
+
+
+def test_editing_details_someone_else_just_changed_is_a_conflict(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    stale = contact_form(enrolled, first_name="Alexandra")
+    from drip.models import Patient
+
+    Patient.objects.filter(pk=enrolled.patient_id).update(email="alex.r@example.com")
+    response = staff.post(f"/patients/{enrolled.patient_id}/edit", stale, follow=True)
+    assert "Someone else changed these details" in text(response)
+    assert Patient.objects.get(pk=enrolled.patient_id).first_name == "Alex"
