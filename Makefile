@@ -1,11 +1,14 @@
 # Two commands for a fresh machine: `make demo` and `make test`. Everything installs into .venv.
-PY ?= python3.11
+# The first of python3.13, python3.12, python3.11, python3 that is Python 3.11 or newer.
+PY ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-postgres bench clean
+.PHONY: install demo test test-postgres bench clean python
 
 $(BIN)/drip: pyproject.toml
+	@test -n "$(PY)" || { echo "drip needs Python 3.11 or newer (python3.13, 3.12, 3.11 or python3 on PATH)"; exit 1; }
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -26,6 +29,10 @@ test: install node_modules/.bin/prism
 
 bench: install
 	$(BIN)/python -m bench
+
+## Which Python `make install` would use.
+python:
+	@echo $(PY)
 
 clean:
 	rm -rf $(VENV) var node_modules

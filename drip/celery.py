@@ -12,6 +12,7 @@ Nothing connects at import time.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from celery import Celery
 from celery.signals import task_prerun
@@ -43,22 +44,29 @@ def _fresh_enough_connections(**_: object) -> None:
 def _configure() -> None:
     from django.conf import settings
 
+    options: dict[str, object] = {}
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        folder = settings.CELERY_BROKER_FOLDER
-        for sub in ("queue", "processed"):
-            (folder / sub).mkdir(parents=True, exist_ok=True)
-        app.conf.broker_transport_options = {
-            "data_folder_in": str(folder / "queue"),
-            "data_folder_out": str(folder / "queue"),
-            "processed_folder": str(folder / "processed"),
-            "store_processed": False,
-        }
+        options.update(_filesystem_broker_folders(settings.CELERY_BROKER_FOLDER))
     if settings.DRIP_VISIBILITY_TIMEOUT_S:
-        app.conf.broker_transport_options = {
-            "visibility_timeout": settings.DRIP_VISIBILITY_TIMEOUT_S
-        }
+        options["visibility_timeout"] = settings.DRIP_VISIBILITY_TIMEOUT_S
+    if options:
+        app.conf.broker_transport_options = options
     app.conf.beat_schedule = {
         "dispatch-due": {"task": "drip.dispatch_due", "schedule": settings.DRIP_DISPATCH_EVERY_S},
+    }
+
+
+def _filesystem_broker_folders(folder: Path) -> dict[str, object]:
+    """Every folder of the filesystem broker under the data folder (kombu's defaults, such as
+    ``control/`` for broadcasts, are relative to the current folder)."""
+    for sub in ("queue", "processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
     }
 
 

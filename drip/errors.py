@@ -54,10 +54,12 @@ class TemplateError(_ProblemsError):
 
 
 class EnrollmentError(DripError):
-    """Enrollment input is invalid; ``.field`` names the offending field."""
+    """Enrollment input is invalid; ``.field`` names the offending field, and ``.patient_id``
+    the patient who already has that phone or email, when that is the trouble."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, patient_id: int | None = None) -> None:
         self.field = field
+        self.patient_id = patient_id
         super().__init__(f"{field}: {message}")
 
 

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import enum
+from datetime import datetime
+
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
+
+from drip.core.planner import InfusionStatus, SkipReason
+from drip.core.schedule import Channel
 
 
-class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    SMS = "sms", "SMS"
+def _choices(
+    values: type[enum.StrEnum], labels: dict[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """Django choices from one of the core's enums: the core owns the values, the tables use them."""
+    named = labels or {}
+    return [(v.value, named.get(v.value, v.value.replace("_", " ").capitalize())) for v in values]
+
+
+CHANNEL_CHOICES = _choices(Channel, {"sms": "SMS"})
 
 
 class ScheduleVersion(models.Model):
@@ -35,7 +48,41 @@ class ScheduleVersion(models.Model):
         return f"{self.name} v{self.version}"
 
 
-class Patient(models.Model):
+class Reachable:
+    """Per-channel contact, consent and opt-out, for anything with a patient's fields (the Patient
+    model and the sender's slim copy, drip.delivery.rows.Recipient): one rule, no string-built
+    attribute names."""
+
+    __slots__ = ()
+    phone: str
+    email: str
+    sms_consent: bool
+    email_consent: bool
+    sms_opted_out_at: datetime | None
+    email_opted_out_at: datetime | None
+
+    def contact(self, channel: str) -> str:
+        """The phone (SMS) or email address (email) to send to; blank if none."""
+        return self.phone if channel == Channel.SMS else self.email
+
+    def has_consent(self, channel: str) -> bool:
+        """Consent on file for ``channel`` (an opt-out is separate: see ``opted_out_at``)."""
+        return self.sms_consent if channel == Channel.SMS else self.email_consent
+
+    def opted_out_at(self, channel: str) -> datetime | None:
+        """When the patient (or the provider) opted out of ``channel``; None if they have not."""
+        return self.sms_opted_out_at if channel == Channel.SMS else self.email_opted_out_at
+
+    def may_receive(self, channel: str) -> bool:
+        """Consented to ``channel``, not opted out of it, and has a contact on it."""
+        return (
+            self.has_consent(channel)
+            and self.opted_out_at(channel) is None
+            and bool(self.contact(channel))
+        )
+
+
+class Patient(Reachable, models.Model):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100, blank=True)
     email = models.EmailField(blank=True)
@@ -50,8 +97,40 @@ class Patient(models.Model):
     email_opted_out_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        # One person is one patient: a phone (always E.164, so one spelling) or an email (any
+        # case) belongs to one patient row. A series that ended keeps its patient, and a new
+        # series for the same person reuses that row, opt-outs included.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phone"], condition=~Q(phone=""), name="patient_unique_phone"
+            ),
+            models.UniqueConstraint(
+                Lower("email"), condition=~Q(email=""), name="patient_unique_email"
+            ),
+        ]
+
     def __str__(self) -> str:  # ids only: names and contacts stay out of logs and admin titles
         return f"Patient #{self.pk}"
+
+
+class ConsentText(models.Model):
+    """The consent wording shown at enrollment, per channel, versioned: a change of wording is a
+    new version, and each ConsentRecord points at the version the patient agreed to."""
+
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
+    version = models.PositiveIntegerField()
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "version"], name="consent_text_unique")
+        ]
+        ordering = ["channel", "-version"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} consent v{self.version}"
 
 
 class ConsentRecord(models.Model):
@@ -66,11 +145,15 @@ class ConsentRecord(models.Model):
         PROVIDER = "provider", "Reported by the provider"
 
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
     granted = models.BooleanField()
     method = models.CharField(max_length=20, choices=Method.choices)
     recorded_by = models.CharField(max_length=150)
     recorded_at = models.DateTimeField()
+    # The wording agreed to (grants at enrollment); null for withdrawals and older records.
+    consent_text = models.ForeignKey(
+        ConsentText, null=True, blank=True, on_delete=models.PROTECT, related_name="records"
+    )
 
     class Meta:
         indexes = [models.Index(fields=["patient", "channel", "-recorded_at"])]
@@ -91,21 +174,23 @@ class Enrollment(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     enrolled_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    # How many infusions the series has: the schedule's at enrollment, changed by staff (ending
+    # a series early). Steps anchored on the last infusion wait for this one to be booked.
+    series_size = models.PositiveSmallIntegerField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Enrollment #{self.pk}"
 
 
 class Infusion(models.Model):
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        DONE = "done", "Done"
-        CANCELLED = "cancelled", "Cancelled"
+    Status = InfusionStatus  # one list of statuses, the planner's
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="infusions")
     number = models.PositiveSmallIntegerField()
     starts_at = models.DateTimeField(help_text="the instant; shown in the patient's time zone")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    status = models.CharField(
+        max_length=10, choices=_choices(InfusionStatus), default=InfusionStatus.SCHEDULED
+    )
 
     class Meta:
         constraints = [
@@ -135,12 +220,12 @@ class Delivery(models.Model):
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="deliveries")
     step_key = models.CharField(max_length=100)
-    channel = models.CharField(max_length=10, choices=Channel.choices)
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
     message_key = models.CharField(max_length=100)
     anchor_infusion = models.PositiveSmallIntegerField(null=True, blank=True)
     due_at = models.DateTimeField()
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.SCHEDULED)
-    skip_reason = models.CharField(max_length=30, blank=True)
+    skip_reason = models.CharField(max_length=30, blank=True, choices=_choices(SkipReason))
     attempts = models.PositiveSmallIntegerField(default=0)
     queued_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=200, blank=True)
@@ -180,9 +265,24 @@ class Delivery(models.Model):
 class AuditEvent(models.Model):
     """Who did what to which enrollment or patient; ids and event names, never message bodies."""
 
+    class Event(models.TextChoices):
+        ENROLLED = "enrolled", "Enrolled"
+        INFUSION_MOVED = "infusion_moved", "Infusion moved"
+        INFUSION_ADDED = "infusion_added", "Infusion added"
+        INFUSION_DONE = "infusion_done", "Infusion done"
+        INFUSION_CANCELLED = "infusion_cancelled", "Infusion cancelled"
+        INFUSION_SCHEDULED = "infusion_scheduled", "Infusion scheduled again"
+        PAUSED = "paused", "Paused"
+        RESUMED = "resumed", "Resumed"
+        ENDED = "ended", "Ended"
+        OPTED_OUT = "opted_out", "Opted out"
+        OPTED_IN = "opted_in", "Opted in"
+        SERIES_SIZE_SET = "series_size_set", "Series size changed"
+        SERIES_ENDED_EARLY = "series_ended_early", "Series ended early"
+
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)
-    event = models.CharField(max_length=60)
+    event = models.CharField(max_length=60, choices=Event.choices)
     patient = models.ForeignKey(Patient, null=True, on_delete=models.CASCADE)
     enrollment = models.ForeignKey(Enrollment, null=True, on_delete=models.CASCADE)
     detail = models.JSONField(default=dict)
@@ -193,3 +293,95 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} by {self.actor}"
+
+
+class InboundMessage(models.Model):
+    """One SMS a patient (or an unknown number) sent us, and the reply we gave in the webhook's
+    own response, if any. ``message_sid`` is unique: a replayed webhook finds its row."""
+
+    class Kind(models.TextChoices):
+        CRISIS = "crisis", "Crisis"
+        STOP = "stop", "Opt-out"
+        START = "start", "Opt-in"
+        HELP = "help", "Help"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        UNREAD = "unread", "Unread"
+        HANDLED = "handled", "Handled"
+
+    message_sid = models.CharField(max_length=64, unique=True)
+    patient = models.ForeignKey(
+        Patient, null=True, blank=True, on_delete=models.CASCADE, related_name="inbound"
+    )
+    from_phone = models.CharField(max_length=20, help_text="kept for unknown senders; never logged")
+    body = models.TextField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    received_at = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UNREAD)
+    assigned_to = models.CharField(max_length=150, blank=True)
+    handled_by = models.CharField(max_length=150, blank=True)
+    handled_at = models.DateTimeField(null=True, blank=True)
+    reply_reason = models.CharField(max_length=20, blank=True)  # e.g. help, opt_out, auto_reply
+    reply_body = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["status", "-received_at"]),
+            models.Index(fields=["from_phone", "reply_reason", "-received_at"]),
+        ]
+
+    def __str__(self) -> str:  # no body, no number
+        return f"Inbound #{self.pk} {self.kind}"
+
+
+class Alert(models.Model):
+    """An urgent reply raised to staff (one per inbound message: the unique key makes a replayed
+    webhook a no-op). Shown on every staff page until someone acknowledges it."""
+
+    inbound = models.OneToOneField(InboundMessage, on_delete=models.CASCADE, related_name="alert")
+    patient = models.ForeignKey(Patient, null=True, blank=True, on_delete=models.CASCADE)
+    created_at = models.DateTimeField()
+    acknowledged_by = models.CharField(max_length=150, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Alert #{self.pk}"
+
+
+class AlertNotice(models.Model):
+    """One on-call contact to tell about one alert: an outbox row. Claimed pending -> sending by
+    compare-and-set, so two workers never both send it; a broker outage only delays it (the
+    dispatcher tick picks up pending notices)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notices")
+    channel = models.CharField(max_length=10, choices=CHANNEL_CHOICES)
+    address = models.CharField(max_length=254)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    due_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=200, blank=True)
+    error_code = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "channel", "address"], name="alert_notice_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "due_at"])]
+
+    def __str__(self) -> str:
+        return f"AlertNotice #{self.pk} {self.channel} {self.status}"

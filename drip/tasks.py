@@ -18,10 +18,14 @@ def _now(as_of: str | None) -> datetime:
 @app.task(name="drip.dispatch_due")
 def dispatch_due(as_of: str | None = None) -> int:
     """Claim every due delivery and enqueue sends, DRIP_SEND_BATCH ids per task."""
-    from drip.delivery.dispatch import claim_due, recover_stale
+    from drip.delivery.dispatch import claim_due, recover_stale, settle_stranded_sms
+    from drip.inbound.alerts import alert_ids_due
 
     now = _now(as_of)
     recover_stale(now, lease_s=settings.DRIP_QUEUED_LEASE_S)
+    settle_stranded_sms(now, lease_s=settings.DRIP_SENDING_LEASE_S)
+    for alert_id in alert_ids_due(now):  # alerts whose first enqueue failed (broker down)
+        send_alert.delay(alert_id, as_of)
     total = 0
     while ids := claim_due(now, limit=settings.DRIP_CLAIM_BATCH):
         for start in range(0, len(ids), settings.DRIP_SEND_BATCH):
@@ -42,3 +46,13 @@ def send_batch(ids: list[int], as_of: str | None = None) -> dict[str, int]:
         ids, now=_now(as_of), sms=sms, email=email, concurrency=settings.DRIP_SEND_CONCURRENCY
     )
     return {"sent": report.sent, "retried": report.retried, "failed": report.failed}
+
+
+@app.task(name="drip.send_alert")
+def send_alert(alert_id: int, as_of: str | None = None) -> int:
+    """Send one alert's due on-call notices (each claimed by compare-and-set: safe twice)."""
+    from drip.channels import build_channels
+    from drip.inbound.alerts import send_notices
+
+    sms, email = build_channels()
+    return send_notices(alert_id, now=_now(as_of), sms=sms, email=email)

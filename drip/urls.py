@@ -3,12 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from drip.webhooks import views as webhooks
+from drip.webhooks import health, twilio, unsubscribe
+from drip.webhooks.inbound import twilio_inbound
 
 urlpatterns = [
-    path("webhooks/twilio/status", webhooks.twilio_status, name="twilio-status"),
-    path("u/<str:token>", webhooks.unsubscribe, name="unsubscribe"),
-    path("healthz", webhooks.healthz, name="healthz"),
+    path("webhooks/twilio/status", twilio.twilio_status, name="twilio-status"),
+    path("webhooks/twilio/inbound", twilio_inbound, name="twilio-inbound"),
+    path("u/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
+    path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("", include("drip.staff.urls")),
 ]

@@ -37,7 +37,7 @@ for module in sys.argv[1:]:
 print("pure")
 """
 
-SERVICES = ("drip.enrollment", "drip.catalog", "drip.delivery", "drip.channels")
+SERVICES = ("drip.enrollment", "drip.catalog", "drip.delivery", "drip.channels", "drip.inbound")
 FACES = (
     "drip.tasks",
     "drip.celery",

@@ -8,9 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from django.conf import settings
+
+from drip.core import guardrails
 from drip.core.rendering import MessageTemplate, parse_message, validate_message
 from drip.core.schedule import Channel, Schedule, parse_schedule
 from drip.errors import Problem, ScheduleError, TemplateError
+
+ARTICLE_FILE = "SOURCE_ARTICLE.txt"  # in the messages folder: what `source:` quotes must match
+SENSITIVE_TERMS_FILE = Path(__file__).with_name("sensitive_terms.txt")
 
 
 def load_messages(messages_dir: Path) -> dict[str, MessageTemplate]:
@@ -31,13 +37,86 @@ def load_schedules(
     return schedules
 
 
-def validate_library(schedules_dir: Path, messages_dir: Path) -> list[Problem]:
-    """Every problem across all schedule and message files; [] when all is well."""
+def validate_library(
+    schedules_dir: Path,
+    messages_dir: Path,
+    *,
+    clinic: Mapping[str, str] | None = None,
+    rules: guardrails.Rules | None = None,
+) -> list[Problem]:
+    """Every problem across all schedule and message files, guardrails included; [] when all
+    is well. ``clinic`` and ``rules`` default to the clinic's settings."""
     messages, problems = _read_messages(messages_dir)
     for template in messages.values():
         problems += validate_message(template)
-    problems += _read_schedules(schedules_dir, messages)[1]
-    return problems
+    schedules, schedule_problems = _read_schedules(schedules_dir, messages)
+    problems += schedule_problems
+    if problems:
+        return problems  # the guardrails render every message: only once they all parse
+    article, article_problems = _read_article(messages_dir, messages)
+    return (
+        article_problems
+        + guardrails.message_problems(
+            messages,
+            guardrails.steps_by_message(schedules.values()),
+            clinic=settings.DRIP_CLINIC if clinic is None else clinic,
+            article=article,
+            sensitive_terms=read_sensitive_terms(),
+            rules=rules or rules_from_settings(),
+        )
+        + [
+            problem
+            for schedule in schedules.values()
+            for problem in guardrails.cap_problems(schedule)
+        ]
+    )
+
+
+def library_warnings(
+    schedules_dir: Path, messages_dir: Path, *, rules: guardrails.Rules | None = None
+) -> list[Problem]:
+    """What publishing allows but an editor should look at: emails above the reading grade, and
+    steps whose texts the SMS caps drop in a standard series."""
+    messages = load_messages(messages_dir)
+    schedules = load_schedules(schedules_dir, messages)
+    rules = rules or rules_from_settings()
+    warnings = guardrails.message_warnings(
+        messages, guardrails.steps_by_message(schedules.values()), rules
+    )
+    for schedule in schedules.values():
+        warnings += guardrails.cap_drops(schedule)
+    return warnings
+
+
+def rules_from_settings() -> guardrails.Rules:
+    """The clinic's limits, from drip/settings.py."""
+    return guardrails.Rules(
+        email_max_words=settings.DRIP_EMAIL_MAX_WORDS,
+        reading_grade_max=settings.DRIP_READING_GRADE_MAX,
+        sms_allow_ucs2=settings.DRIP_SMS_ALLOW_UCS2,
+    )
+
+
+def read_sensitive_terms() -> tuple[str, ...]:
+    """Words no text or subject may show on a lock screen (drip/catalog/sensitive_terms.txt)."""
+    return guardrails.parse_terms(SENSITIVE_TERMS_FILE.read_text(encoding="utf-8"))
+
+
+def _read_article(
+    messages_dir: Path, messages: Mapping[str, MessageTemplate]
+) -> tuple[str | None, list[Problem]]:
+    path = messages_dir / ARTICLE_FILE
+    if path.is_file():
+        return path.read_text(encoding="utf-8"), []
+    if any(t.sources for t in messages.values()):
+        return None, [
+            Problem(
+                _display(path),
+                None,
+                "source article not found; `source:` quotes are checked against it",
+            )
+        ]
+    return None, []
 
 
 def channels_of(template: MessageTemplate) -> frozenset[Channel]:
@@ -82,6 +161,8 @@ def _read_schedules(
     known = {key: channels_of(t) for key, t in messages.items()}
     schedules: dict[str, Schedule] = {}
     problems: list[Problem] = []
+    if not schedules_dir.is_dir():
+        return schedules, [Problem(str(schedules_dir), None, "schedules folder not found")]
     for path in sorted(schedules_dir.glob("*.yaml")):
         try:
             schedule = parse_schedule(

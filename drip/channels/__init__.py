@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from drip.channels.base import EmailChannel, SmsChannel
 
-Channel = TypeVar("Channel", SmsChannel, EmailChannel)
+AnyChannel = TypeVar("AnyChannel", SmsChannel, EmailChannel)
 
 
 @cache
@@ -24,6 +24,7 @@ def build_channels() -> tuple[SmsChannel, EmailChannel]:
             settings.DRIP_OUTBOX_DIR,
             from_email=settings.DEFAULT_FROM_EMAIL,
             message_id_domain=domain,
+            reply_to=settings.DRIP_REPLY_TO,
         )
     from drip.channels.email import SmtpEmail
     from drip.channels.sms import TwilioSms
@@ -45,10 +46,11 @@ def build_channels() -> tuple[SmsChannel, EmailChannel]:
         port=settings.EMAIL_PORT,
         username=settings.EMAIL_HOST_USER,
         password=settings.EMAIL_HOST_PASSWORD,
-        use_tls=settings.EMAIL_USE_TLS,
+        tls=settings.DRIP_SMTP_TLS,
         timeout_s=settings.EMAIL_TIMEOUT,
         from_email=settings.DEFAULT_FROM_EMAIL,
         message_id_domain=domain,
+        reply_to=settings.DRIP_REPLY_TO,
     )
     sender_id = settings.TWILIO_MESSAGING_SERVICE_SID or settings.TWILIO_FROM_NUMBER
     return (
@@ -57,7 +59,7 @@ def build_channels() -> tuple[SmsChannel, EmailChannel]:
     )
 
 
-def _limited(channel: Channel, key: str, per_second: float) -> Channel:
+def _limited(channel: AnyChannel, key: str, per_second: float) -> AnyChannel:
     """Share the provider's limit across every worker process (Redis), when one is set."""
     from django.conf import settings
 
@@ -66,7 +68,7 @@ def _limited(channel: Channel, key: str, per_second: float) -> Channel:
     from drip.channels.ratelimit import RateLimited, RedisRateLimiter
 
     limiter = RedisRateLimiter(settings.DRIP_RATE_LIMIT_REDIS_URL, key, per_second)
-    return cast(Channel, RateLimited(channel, limiter))  # same send(), a slot taken first
+    return cast(AnyChannel, RateLimited(channel, limiter))  # same send(), a slot taken first
 
 
 def reset_channels() -> None:

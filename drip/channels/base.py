@@ -16,7 +16,7 @@ from typing import Protocol
 
 @dataclass(frozen=True)
 class OutgoingSms:
-    delivery_id: int
+    delivery_id: int  # 0: not a delivery (a staff alert): no status callback
     to: str  # E.164
     body: str
 
@@ -29,6 +29,8 @@ class OutgoingEmail:
     text: str
     html: str
     unsubscribe_url: str  # https link with a signed token (List-Unsubscribe, RFC 8058)
+    # Set for mail that is not a delivery (staff alerts); otherwise derived from delivery_id.
+    message_id: str = ""
 
 
 @dataclass(frozen=True)

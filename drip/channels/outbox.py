@@ -44,9 +44,12 @@ class OutboxSms:
 class OutboxEmail:
     """Each email as a full MIME file, with the headers SMTP would carry."""
 
-    def __init__(self, directory: Path, *, from_email: str, message_id_domain: str) -> None:
+    def __init__(
+        self, directory: Path, *, from_email: str, message_id_domain: str, reply_to: str = ""
+    ) -> None:
         self.directory = directory
         self.from_email = from_email
+        self.reply_to = reply_to
         self.domain = message_id_domain
         directory.mkdir(parents=True, exist_ok=True)
 
@@ -54,7 +57,9 @@ class OutboxEmail:
         return self.send(message)  # a local file write: too quick to need a thread
 
     def send(self, message: OutgoingEmail) -> Receipt:
-        mail = build_email_message(message, from_email=self.from_email, domain=self.domain)
+        mail = build_email_message(
+            message, from_email=self.from_email, domain=self.domain, reply_to=self.reply_to
+        )
         fd = self._create_new(message.delivery_id)
         try:
             os.write(fd, mail.message().as_bytes())

@@ -92,13 +92,16 @@ class TwilioSms:
         return io_loop.run(self.deliver(message))
 
     async def deliver(self, message: OutgoingSms) -> Receipt:
+        # A staff alert (delivery_id 0) is no delivery row: no status callback to record.
+        callback = (
+            {"status_callback": self.status_callback_for(message.delivery_id)}
+            if message.delivery_id
+            else {}
+        )
         created = await self._ask(
             message,
             self._client.messages.create_async(
-                to=message.to,
-                body=message.body,
-                status_callback=self.status_callback_for(message.delivery_id),
-                **self._sender,
+                to=message.to, body=message.body, **callback, **self._sender
             ),
         )
         if not created.sid:

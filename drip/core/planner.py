@@ -2,33 +2,46 @@
 
 No Django, no DB, no clock: ``now`` is an argument. All datetimes in and out are timezone-aware;
 ``due_at`` is UTC.
+
+Two passes: each (step, channel) gets its natural time (anchor + offset, moved into the send
+window) and the may-send verdict; then the ones to send are placed, most important first, at
+the first slot from their natural time up to their ``latest`` bound that keeps the schedule's
+caps, counting every message the patient got or will get (``history``).
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-from drip.core.schedule import Anchor, AnchorKind, Channel, Schedule, SendWindow, Step
-from drip.errors import EnrollmentError
+from drip.core.caps import Occupancy
+from drip.core.may_send import InfusionStatus, SkipReason, skip_reason
+from drip.core.schedule import Anchor, AnchorKind, Channel, Schedule, Step
+from drip.core.window import (
+    in_send_window,
+    next_opening,
+    next_window_opening,
+    resolve,
+    zone_of,
+)
 
+__all__ = [
+    "InfusionSlot",
+    "InfusionStatus",
+    "PatientPrefs",
+    "PlannedDelivery",
+    "Sent",
+    "Series",
+    "SkipReason",
+    "in_send_window",
+    "next_window_opening",
+    "plan",
+]
 
-class InfusionStatus(enum.StrEnum):
-    SCHEDULED = "scheduled"
-    DONE = "done"
-    CANCELLED = "cancelled"
-
-
-class SkipReason(enum.StrEnum):
-    TOO_LATE = "too_late"  # already past at planning, beyond the grace period
-    INFUSION_CANCELLED = "infusion_cancelled"  # the step's anchor infusion was cancelled
-    CONDITION_UNMET = "condition_unmet"  # requires: infusion N done, and N was cancelled
-    NO_CONSENT = "no_consent"  # patient has not consented to / chosen this channel
-    OPTED_OUT = "opted_out"
-    ENROLLMENT_ENDED = "enrollment_ended"
-    PAUSED = "paused"
+# An essential step (past at enrollment, or crowded out) goes within this long, or not at all.
+CATCH_UP_HORIZON = timedelta(days=14)
 
 
 @dataclass(frozen=True)
@@ -41,13 +54,26 @@ class InfusionSlot:
 @dataclass(frozen=True)
 class Series:
     enrolled_at: datetime  # aware
-    infusions: tuple[InfusionSlot, ...]
+    infusions: tuple[InfusionSlot, ...]  # the ones booked so far
+    size: int | None = None  # how many infusions the series has; None: the schedule's
+    status: str = "active"  # the enrollment's status: active, paused, completed, ended
 
 
 @dataclass(frozen=True)
 class PatientPrefs:
     time_zone: str  # IANA name, e.g. "America/New_York"
     channels: frozenset[Channel]  # channels the patient consented to
+    opted_out: frozenset[Channel] = frozenset()  # channels the patient stopped (STOP, link)
+
+
+@dataclass(frozen=True)
+class Sent:
+    """A message outside this plan that counts against the caps: already sent (``step_key`` set:
+    that step of this series is not planned again), or planned by another series."""
+
+    channel: Channel
+    at: datetime | None  # None: it never reached the patient (failed), so it does not count
+    step_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,60 +90,132 @@ class PlannedDelivery:
         return self.skip_reason is not None
 
 
-def plan(
-    schedule: Schedule, series: Series, patient: PatientPrefs, now: datetime
-) -> list[PlannedDelivery]:
-    """One PlannedDelivery per (step, channel), due inside the send window, in a stable order.
+@dataclass(frozen=True)
+class _Draft:
+    order: tuple[int, int]  # (step index, channel index): the stable order of the schedule
+    step: Step
+    planned: PlannedDelivery  # at its natural time
+    latest: datetime  # the last instant it may move to
 
-    Steps anchored on an infusion the series does not have (yet) are left out.
+
+def plan(
+    schedule: Schedule,
+    series: Series,
+    patient: PatientPrefs,
+    now: datetime,
+    history: Iterable[Sent] = (),
+) -> list[PlannedDelivery]:
+    """One PlannedDelivery per (step, channel), due inside the send window, in time order.
+
+    Steps anchored on an infusion the series does not have (yet) are left out, and so are the
+    steps in ``history`` (already sent).
     """
-    zone = _zone(patient.time_zone)
+    zone = zone_of(patient.time_zone)
+    occupancy = Occupancy(zone, schedule.caps)
+    done: set[tuple[str, Channel]] = set()
+    for sent in history:
+        if sent.at is not None:
+            occupancy.add(sent.channel, sent.at)
+        if sent.step_key is not None:
+            done.add((sent.step_key, sent.channel))
+    drafts = [
+        d
+        for d in _drafts(schedule, series, patient, zone)
+        if (d.step.key, d.planned.channel) not in done
+    ]
+    placed = [(_place(d, schedule, occupancy, zone, now), d.order) for d in _by_rank(drafts)]
+    placed.sort(key=lambda item: (item[0].due_at, item[1]))
+    return [p for p, _ in placed]
+
+
+def _drafts(
+    schedule: Schedule, series: Series, patient: PatientPrefs, zone: ZoneInfo
+) -> list[_Draft]:
     slots = {slot.number: slot for slot in series.infusions}
-    planned: list[tuple[datetime, int, int, PlannedDelivery]] = []
+    size = series.size or schedule.infusions
+    drafts = []
     for step_index, step in enumerate(schedule.steps):
-        anchor = _anchor_slot(step.anchor, series)
+        anchor = _anchor_slot(step.anchor, slots, size)
         if anchor is None and step.anchor.kind is not AnchorKind.ENROLLMENT:
             continue
         anchor_at = anchor.starts_at if anchor else series.enrolled_at
-        due = _next_opening(
+        due = next_opening(
             _step_time(anchor_at, step.offset, step.at, zone), zone, schedule.send_window
         )
+        latest = _step_time(anchor_at, step.latest, None, zone) if step.latest is not None else due
+        number = anchor.number if anchor else None
         for channel_index, channel in enumerate(step.channels):
-            reason = _skip_reason(
-                step, anchor, slots, channel, patient, due, now - schedule.late_grace
+            reason = skip_reason(
+                enrollment_status=series.status,
+                anchor=anchor,
+                requires_done=step.requires_done,
+                infusions=slots,
+                at=due,
+                consented=channel in patient.channels,
+                opted_out=channel in patient.opted_out,
             )
-            number = anchor.number if anchor else None
-            delivery = PlannedDelivery(step.key, channel, step.message, due, number, reason)
-            planned.append((due, step_index, channel_index, delivery))
-    planned.sort(key=lambda item: item[:3])
-    return [item[3] for item in planned]
+            planned = PlannedDelivery(step.key, channel, step.message, due, number, reason)
+            drafts.append(_Draft((step_index, channel_index), step, planned, max(latest, due)))
+    return drafts
 
 
-def in_send_window(instant: datetime, time_zone: str, window: SendWindow) -> bool:
-    """Whether ``instant`` falls inside [start, end) of the window in the patient's zone."""
-    local = instant.astimezone(_zone(time_zone)).time()
-    return window.start <= local < window.end
+def _by_rank(drafts: list[_Draft]) -> list[_Draft]:
+    """Placing order: higher priority first, then the earlier natural time."""
+    return sorted(drafts, key=lambda d: (d.step.priority, d.planned.due_at, d.order))
 
 
-def next_window_opening(instant: datetime, time_zone: str, window: SendWindow) -> datetime:
-    """``instant`` itself (in UTC) if inside the window, else the next opening of the window."""
-    return _next_opening(instant, _zone(time_zone), window)
+def _place(
+    draft: _Draft, schedule: Schedule, occupancy: Occupancy, zone: ZoneInfo, now: datetime
+) -> PlannedDelivery:
+    """The draft at the first slot that keeps the caps, or skipped (too_late or cap)."""
+    planned = draft.planned
+    if planned.skipped:
+        return planned
+    slots = _slots(draft, schedule, zone, now)
+    if not slots:
+        return replace(planned, skip_reason=SkipReason.TOO_LATE)
+    for slot in slots:
+        if occupancy.fits(planned.channel, slot):
+            occupancy.add(planned.channel, slot)
+            return replace(planned, due_at=slot)
+    return replace(planned, skip_reason=SkipReason.CAP)
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise EnrollmentError("time_zone", f"'{name}' is not an IANA time zone") from None
+def _slots(draft: _Draft, schedule: Schedule, zone: ZoneInfo, now: datetime) -> list[datetime]:
+    """Where the draft may go: its natural time (or now, if that has just passed), then the
+    window's opening on each later day up to its bound. Empty: its whole range is past."""
+    natural = draft.planned.due_at
+    # Within the grace period a step just past still goes, now.
+    last = max(draft.latest, natural + schedule.late_grace)
+    if draft.step.essential:
+        last = max(last, now + CATCH_UP_HORIZON)  # caught up: the next free slot from now on
+    elif last < now:
+        return []
+    first = natural if natural >= now else next_opening(now, zone, schedule.send_window)
+    slots = [first] if first <= last else []
+    day = first.astimezone(zone).date() + timedelta(days=1)
+    while (opening := resolve(datetime.combine(day, schedule.send_window.start), zone)) <= last:
+        slots.append(opening)
+        day += timedelta(days=1)
+    return slots
 
 
-def _anchor_slot(anchor: Anchor, series: Series) -> InfusionSlot | None:
+def _anchor_slot(anchor: Anchor, slots: dict[int, InfusionSlot], size: int) -> InfusionSlot | None:
     if anchor.kind is AnchorKind.INFUSION:
-        return next((s for s in series.infusions if s.number == anchor.infusion), None)
+        return slots.get(anchor.infusion or 0)
     if anchor.kind is AnchorKind.LAST_INFUSION:
-        live = [s for s in series.infusions if s.status is not InfusionStatus.CANCELLED]
-        return max(live, key=lambda s: s.number, default=None)
+        return _last_infusion(slots, size)
     return None
+
+
+def _last_infusion(slots: dict[int, InfusionSlot], size: int) -> InfusionSlot | None:
+    """The series' last infusion: number ``size``, waited for until booked. If it was cancelled,
+    the last one not cancelled before it (the series ended there)."""
+    last = slots.get(size)
+    if last is None or last.status is not InfusionStatus.CANCELLED:
+        return last
+    live = [s for n, s in slots.items() if n < size and s.status is not InfusionStatus.CANCELLED]
+    return max(live, key=lambda s: s.number, default=last)
 
 
 def _step_time(anchor_at: datetime, offset: timedelta, at: time | None, zone: ZoneInfo) -> datetime:
@@ -125,39 +223,4 @@ def _step_time(anchor_at: datetime, offset: timedelta, at: time | None, zone: Zo
     local = anchor_at.astimezone(zone).replace(tzinfo=None) + offset
     if at is not None:
         local = datetime.combine(local.date(), at)
-    return _resolve(local, zone)
-
-
-def _resolve(local: datetime, zone: ZoneInfo) -> datetime:
-    """Local wall time -> UTC instant. fold=0: a time in a DST gap moves forward by the gap
-    (it is read with the offset before the change); an ambiguous time takes the first instant."""
-    return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
-
-
-def _next_opening(instant: datetime, zone: ZoneInfo, window: SendWindow) -> datetime:
-    local = instant.astimezone(zone)
-    if window.start <= local.time() < window.end:
-        return instant.astimezone(UTC)
-    day = local.date() if local.time() < window.start else local.date() + timedelta(days=1)
-    return _resolve(datetime.combine(day, window.start), zone)
-
-
-def _skip_reason(
-    step: Step,
-    anchor: InfusionSlot | None,
-    slots: dict[int, InfusionSlot],
-    channel: Channel,
-    patient: PatientPrefs,
-    due: datetime,
-    too_late_before: datetime,
-) -> SkipReason | None:
-    if anchor is not None and anchor.status is InfusionStatus.CANCELLED:
-        return SkipReason.INFUSION_CANCELLED
-    required = slots.get(step.requires_done) if step.requires_done else None
-    if required is not None and required.status is InfusionStatus.CANCELLED:
-        return SkipReason.CONDITION_UNMET
-    if channel not in patient.channels:
-        return SkipReason.NO_CONSENT
-    if due < too_late_before:
-        return SkipReason.TOO_LATE
-    return None
+    return resolve(local, zone)

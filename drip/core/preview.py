@@ -44,7 +44,7 @@ def preview(
         context = build_context(
             first_name=first_name,
             clinic=clinic,
-            series_size=schedule.infusions,
+            series_size=series.size or schedule.infusions,
             infusion_number=number,
             infusion_local_start=starts.get(number),
             unsubscribe_url="https://clinic.example/u/sample"
@@ -88,6 +88,30 @@ def format_table(rows: list[PreviewRow]) -> str:
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
         for line in lines
     )
+
+
+def to_json(rows: list[PreviewRow], *, rendered: bool) -> list[dict[str, object]]:
+    """The plan as plain objects (``drip preview --json``): when, what, planned or why not; with
+    ``rendered``, the subject, the plain text as sent, and the SMS segments and encoding."""
+    return [_row_json(row, rendered) for row in rows]
+
+
+def _row_json(row: PreviewRow, rendered: bool) -> dict[str, object]:
+    p = row.planned
+    found: dict[str, object] = {
+        "step": p.step_key,
+        "channel": p.channel.value,
+        "message": p.message,
+        "due_local": row.local.isoformat(),
+        "status": "skipped" if p.skip_reason else "planned",
+        "reason": p.skip_reason.value if p.skip_reason else None,
+    }
+    if rendered:
+        email = p.channel is Channel.EMAIL
+        found["subject"] = row.subject_or_text if email else None
+        found["text"] = row.body
+        found["segments"], found["encoding"] = row.sms_segments, row.sms_encoding
+    return found
 
 
 def format_rendered(rows: list[PreviewRow]) -> str:

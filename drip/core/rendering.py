@@ -24,7 +24,8 @@ from drip.errors import Problem, TemplateError
 # The only names a template may use. Documented in README ("Template variables").
 TEMPLATE_VARIABLES: dict[str, str] = {
     "first_name": "patient's first name",
-    "clinic_name": "clinic name (setting)",
+    "clinic_name": "clinic name (setting); in an SMS, the clinic's SMS name",
+    "clinic_sms_name": "the name texts show on a lock screen (setting; defaults to the clinic name)",
     "clinic_phone": "clinic phone, as people write it (setting)",
     "clinic_address": "clinic street address (setting)",
     "clinic_instructions": "arrival / preparation instructions chosen by the clinic (setting; may be empty)",
@@ -34,6 +35,7 @@ TEMPLATE_VARIABLES: dict[str, str] = {
     "infusion_date": 'e.g. "Tuesday, December 1"',
     "infusion_time": 'e.g. "9:30 AM"',
     "unsubscribe_url": "one-click email unsubscribe link (email only; '' in SMS)",
+    "crisis_text": "where to turn in a crisis: 988, 911 (setting; every email's footer carries it)",
 }
 
 
@@ -48,6 +50,8 @@ class MessageTemplate:
     sources: tuple[str, ...] = ()  # passages of the article, quoted exactly
     email_body_first_line: int = 1  # line of email.md where the body starts (for error messages)
     source_files: dict[str, str] = field(default_factory=dict)  # part -> file name, for errors
+    subject_line: int = 2  # line of email.md holding "subject:", for errors
+    source_lines: tuple[int, ...] = ()  # line of each `source:` quote in email.md, for errors
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,20 @@ def parse_message(
         sources=tuple(sources),
         email_body_first_line=end + 2 + _leading_blank_lines(lines[end + 1 :]),
         source_files={"subject": email_file, "email": email_file, "sms": sms_file},
+        subject_line=_line_starting(lines[:end], "subject:") or 2,
+        source_lines=tuple(_line_quoting(lines[:end], quote) for quote in sources),
     )
+
+
+def _line_starting(lines: list[str], prefix: str) -> int | None:
+    return next((i + 1 for i, line in enumerate(lines) if line.strip().startswith(prefix)), None)
+
+
+def _line_quoting(lines: list[str], quote: str) -> int:
+    """The front-matter line where a `source:` quote starts (its first words), else "source:"."""
+    start = quote[:30]
+    found = next((i + 1 for i, line in enumerate(lines) if start and start in line), None)
+    return found or _line_starting(lines, "source:") or 2
 
 
 def _leading_blank_lines(lines: list[str]) -> int:
@@ -236,6 +253,7 @@ def build_context(
     return {
         "first_name": first_name,
         "clinic_name": clinic.get("clinic_name", ""),
+        "clinic_sms_name": clinic.get("clinic_sms_name") or clinic.get("clinic_name", ""),
         "clinic_phone": clinic.get("clinic_phone", ""),
         "clinic_address": clinic.get("clinic_address", ""),
         "clinic_instructions": clinic.get("clinic_instructions", ""),
@@ -245,6 +263,7 @@ def build_context(
         "infusion_date": format_date(when) if when else "",
         "infusion_time": format_time(when) if when else "",
         "unsubscribe_url": unsubscribe_url,
+        "crisis_text": clinic.get("crisis_text", ""),
     }
 
 
@@ -272,12 +291,16 @@ def _compile_markdown(source: str) -> Template:
 
 
 def render_sms(t: MessageTemplate, context: Mapping[str, object]) -> RenderedSms:
-    text = _compile(t.sms_text).render(context).strip()
+    """The text as sent: ``clinic_name`` is the clinic's SMS name, since a text shows on a
+    lock screen (a clinic called "... Ketamine Center" texts under a name without the drug)."""
+    sms_name = context.get("clinic_sms_name") or context.get("clinic_name", "")
+    text = _compile(t.sms_text).render({**context, "clinic_name": sms_name}).strip()
     info = count_segments(text)
     return RenderedSms(text=text, encoding=info.encoding, segments=info.segments)
 
 
 def render_email(t: MessageTemplate, context: Mapping[str, object]) -> RenderedEmail:
+    """Subject, plain text and HTML; both parts end with the clinic's footer and crisis route."""
     subject = " ".join(_compile(t.email_subject).render(context).split())
     text = _compile(t.email_body).render(context).strip()
     html_body = _markdown_html(_compile_markdown(t.email_body).render(context))
@@ -301,9 +324,19 @@ def _markdown_html(markdown: str) -> str:
 
 def _text_footer(context: Mapping[str, object]) -> str:
     lines = ["", "--", f"{context['clinic_name']} · {context['clinic_phone']}"]
+    if context.get("crisis_text"):
+        lines.append(str(context["crisis_text"]))
     if context.get("unsubscribe_url"):
         lines.append(f"Unsubscribe from these emails: {context['unsubscribe_url']}")
     return "\n".join(lines) + "\n"
+
+
+def _crisis_html(context: Mapping[str, object]) -> str:
+    """The crisis route under the clinic's line, small but readable (the same gray, 13px)."""
+    text = context.get("crisis_text")
+    if not text:
+        return ""
+    return f'<p style="margin-top:8px;font-size:13px;color:#555">{html.escape(str(text))}</p>'
 
 
 def _layout(subject: str, body: str, context: Mapping[str, object]) -> str:
@@ -323,5 +356,6 @@ def _layout(subject: str, body: str, context: Mapping[str, object]) -> str:
         f"{body}"
         '<p style="margin-top:32px;font-size:13px;color:#555">'
         f"{e(str(context['clinic_name']))} · {e(str(context['clinic_phone']))}{unsubscribe_link}</p>"
+        f"{_crisis_html(context)}"
         "</div></body></html>"
     )

@@ -10,7 +10,9 @@ import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import fields as fields_of
 from datetime import time, timedelta
+from functools import cached_property
 
 import yaml
 
@@ -47,6 +49,23 @@ class SendWindow:
     end: time
 
 
+class Priority(enum.IntEnum):
+    """Which step keeps its slot when caps leave room for only one: lower goes first."""
+
+    HIGH = 0  # welcome, infusion reminders: placed first
+    NORMAL = 1
+    LOW = 2  # nudges: moved or dropped first
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The most messages a patient gets from drip, counting sent and planned ones alike."""
+
+    sms_per_day: int = 1  # per patient-local day
+    sms_per_7_days: int = 3  # in any 7 consecutive patient-local days
+    email_per_day: int = 1
+
+
 @dataclass(frozen=True)
 class Step:
     key: str
@@ -57,6 +76,9 @@ class Step:
     message: str
     requires_done: int | None  # "requires: infusion N done"
     line: int  # line in the source file, for errors and previews
+    latest: timedelta | None = None  # may move up to anchor + this; None: only its own slot
+    priority: Priority = Priority.NORMAL
+    essential: bool = False  # caught up at the next free slot when already past at enrollment
 
 
 @dataclass(frozen=True)
@@ -68,13 +90,30 @@ class Schedule:
     late_grace: timedelta  # a step past by less than this at planning is still sent
     steps: tuple[Step, ...]
     source: str  # file name used in error messages
+    caps: Caps = Caps()
+
+    @cached_property
+    def steps_by_key(self) -> dict[str, Step]:
+        """The steps by key (for the sender's per-row lookups)."""
+        return {step.key: step for step in self.steps}
 
 
 # --------------------------------------------------------------------------------------------
 # Parsing. YAML is composed into nodes (not plain dicts) so every problem can name its line.
 
-_TOP_FIELDS = {"name", "title", "infusions", "send_window", "late_grace", "steps"}
-_STEP_FIELDS = {"key", "anchor", "offset", "at", "channels", "message", "requires"}
+_TOP_FIELDS = {"name", "title", "infusions", "send_window", "late_grace", "caps", "steps"}
+_STEP_FIELDS = {
+    "key",
+    "anchor",
+    "offset",
+    "at",
+    "channels",
+    "message",
+    "requires",
+    "latest",
+    "priority",
+    "essential",
+}
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _OFFSET = re.compile(r"^([+-]?)(\d+)\s*([mhdw])$")
 _UNIT = {
@@ -180,12 +219,30 @@ def _read_schedule(
     size = _read_size(r, fields)
     window = _read_window(r, fields)
     grace = _read_grace(r, fields)
+    caps = _read_caps(r, fields)
     steps = _read_steps(r, fields, size, window, messages)
     if r.problems or name is None or size is None:
         return None
     title_node = fields.get("title", (None, None))[1]
     title = r.scalar(title_node, "title") if title_node is not None else name
-    return Schedule(name, title or name, size, window, grace, tuple(steps), r.source)
+    return Schedule(name, title or name, size, window, grace, tuple(steps), r.source, caps)
+
+
+def _read_caps(r: _Reader, fields: dict[str, tuple[yaml.Node, yaml.Node]]) -> Caps:
+    """``caps: {sms_per_day: 1, sms_per_7_days: 3, email_per_day: 1}``; missing ones default."""
+    if "caps" not in fields:
+        return Caps()
+    values: dict[str, int] = {}
+    known = {f.name for f in fields_of(Caps)}
+    for name, (key_node, value_node) in r.mapping(fields["caps"][1], "caps").items():
+        value = r.scalar(value_node, f"caps {name}")
+        if name not in known:
+            r.fail(key_node, f"unknown cap '{name}' (expected one of: {', '.join(sorted(known))})")
+        elif value is None or not value.isdigit() or not 1 <= int(value) <= 7:
+            r.fail(value_node, f"caps {name} must be a whole number from 1 to 7, not '{value}'")
+        else:
+            values[name] = int(value)
+    return Caps(**values)
 
 
 def _read_name(r: _Reader, fields: dict[str, tuple[yaml.Node, yaml.Node]]) -> str | None:
@@ -332,7 +389,53 @@ class _StepReader:
         if len(self.r.problems) > before or None in (key, anchor, offset, message):
             return None
         line = self.node.start_mark.line + 1
-        return Step(key, anchor, offset, at, channels, message, requires, line)  # type: ignore[arg-type]
+        latest, priority, essential = self._latest(offset), self._priority(), self._essential()
+        if len(self.r.problems) > before:
+            return None
+        return Step(
+            key,  # type: ignore[arg-type]
+            anchor,  # type: ignore[arg-type]
+            offset,  # type: ignore[arg-type]
+            at,
+            channels,
+            message,  # type: ignore[arg-type]
+            requires,
+            line,
+            latest,
+            priority,
+            essential,
+        )
+
+    def _latest(self, offset: timedelta | None) -> timedelta | None:
+        found = self.value("latest")
+        if found is None:
+            return None
+        node, text = found
+        latest = parse_offset(text)
+        if latest is None:
+            self.fail(node, f"malformed latest '{text}' (expected an offset like +2d or -3h)")
+        elif offset is not None and latest < offset:
+            self.fail(node, f"latest '{text}' is before the step's own offset")
+        return latest
+
+    def _priority(self) -> Priority:
+        found = self.value("priority")
+        if found is None:
+            return Priority.NORMAL
+        node, text = found
+        if text.strip().upper() not in Priority.__members__:
+            self.fail(node, f"unknown priority '{text}' (expected: high, normal, low)")
+            return Priority.NORMAL
+        return Priority[text.strip().upper()]
+
+    def _essential(self) -> bool:
+        found = self.value("essential")
+        if found is None:
+            return False
+        node, text = found
+        if text.strip().lower() not in ("true", "false"):
+            self.fail(node, f"essential must be true or false, not '{text}'")
+        return text.strip().lower() == "true"
 
     def _key(self) -> str | None:
         found = self.value("key")

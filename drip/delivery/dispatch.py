@@ -55,3 +55,45 @@ def recover_stale(now: datetime, *, lease_s: float) -> int:
     return Delivery.objects.filter(
         status=Delivery.Status.QUEUED, queued_at__lt=now - timedelta(seconds=lease_s)
     ).update(status=Delivery.Status.SCHEDULED, queued_at=None)
+
+
+# error_code of an SMS row found stranded in 'sending': the sender looks it up in Twilio's
+# message list before sending again (drip.delivery.sender._ANSWER_LOST).
+UNSETTLED = "unsettled"
+
+
+def settle_stranded_sms(now: datetime, *, lease_s: float) -> int:
+    """SMS rows still 'sending' past the lease (their worker died mid-call) go back to
+    'scheduled', due now, marked ``unsettled``: the sender then asks Twilio first (found: recorded
+    sent with its SID; not found: sent), so none is lost and none sent twice (DESIGN §6).
+
+    ``lease_s`` must exceed a worker's longest call (the provider timeout) by a margin: a row
+    still in a live worker's hands would otherwise be looked up while its call is in flight."""
+    from drip.models import Delivery
+
+    return Delivery.objects.filter(
+        channel="sms",
+        status=Delivery.Status.SENDING,
+        updated_at__lt=now - timedelta(seconds=lease_s),
+    ).update(
+        status=Delivery.Status.SCHEDULED,
+        due_at=now,
+        error_code=UNSETTLED,
+        error_text="left sending by a stopped worker; looked up before sending again",
+    )
+
+
+def unsettled_emails(now: datetime, *, lease_s: float) -> list[int]:
+    """Email rows still 'sending' past the lease, oldest first, for staff to resolve (the Today
+    page): SMTP has no message list to ask, so a person decides whether to resend."""
+    from drip.models import Delivery
+
+    return list(
+        Delivery.objects.filter(
+            channel="email",
+            status=Delivery.Status.SENDING,
+            updated_at__lt=now - timedelta(seconds=lease_s),
+        )
+        .order_by("updated_at")
+        .values_list("pk", flat=True)
+    )

@@ -18,9 +18,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from drip.models import Reachable
+
 
 @dataclass(frozen=True, slots=True)
-class Recipient:
+class Recipient(Reachable):
     """The patient as the sender needs them: contact, consent, opt-outs, time zone."""
 
     id: int
@@ -56,6 +58,9 @@ class Row:
     enrollment_status: str
     schedule_version_id: int
     patient: Recipient
+    # The series' infusions as the claim read them (under the enrollment lock): the sender
+    # compares them again when a row comes back unsent (see sender._replan_changed).
+    infusions_seen: dict[int, InfusionState] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +79,17 @@ _OWNER = (
     "p.sms_consent, p.email_consent, p.sms_opted_out_at, p.email_opted_out_at"
 )
 
+# PostgreSQL, before the claim: lock the series of the rows still queued, in the mode that waits
+# for a move, mark or status change of the series in progress (they take FOR UPDATE) but not for
+# another sender. So the infusions read after the claim are the ones the claimed rows were planned
+# from: a move that committed first has re-timed its queued rows (not claimed any more), and one
+# that comes later waits for this claim. Locking after the claim would deadlock with the move's
+# re-plan, which waits for the claimed rows while holding the series.
+_LOCK_SERIES_POSTGRES = """
+SELECT id FROM drip_enrollment
+WHERE id IN (SELECT enrollment_id FROM drip_delivery WHERE id = ANY(%s) AND status = 'queued')
+ORDER BY id FOR KEY SHARE
+"""
 # PostgreSQL: claim and load in one statement (a data-modifying CTE).
 _CLAIM_POSTGRES = f"""
 WITH d AS (
@@ -122,12 +138,14 @@ _FINISH_SQLITE = (
 
 def claim(ids: Sequence[int]) -> list[Row]:
     """queued -> sending (attempts + 1, lease cleared) for the rows still queued; returns only the
-    rows won, with their enrollment's state and patient."""
+    rows won, with their enrollment's state and patient. Call it inside a transaction: on
+    PostgreSQL it holds the rows' series locked until commit (SQLite has one writer at a time)."""
     if not ids:
         return []
     stamp = _db_time(timezone.now())
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            cursor.execute(_LOCK_SERIES_POSTGRES, [list(ids)])
             cursor.execute(_CLAIM_POSTGRES, [stamp, list(ids)])
         else:
             cursor.execute(_CLAIM_SQLITE.format(ids=_marks(ids)), [stamp, *ids])
@@ -155,6 +173,40 @@ def infusions_of(enrollment_ids: set[int]) -> dict[int, dict[int, InfusionState]
         )
         for enrollment_id, number, starts_at, status in cursor.fetchall():
             found[enrollment_id][number] = InfusionState(number, _aware(starts_at), status)
+    return found
+
+
+def opted_out(patient_ids: set[int]) -> dict[int, set[str]]:
+    """The channels each of these patients has opted out of now (patients with none left out)."""
+    from drip.models import Patient
+
+    found: dict[int, set[str]] = {}
+    stopped = Patient.objects.filter(pk__in=patient_ids).exclude(
+        sms_opted_out_at=None, email_opted_out_at=None
+    )
+    for pk, sms_at, email_at in stopped.values_list("pk", "sms_opted_out_at", "email_opted_out_at"):
+        found[pk] = {c for c, at in (("sms", sms_at), ("email", email_at)) if at is not None}
+    return found
+
+
+def sends_since(patient_ids: set[int], since: datetime) -> dict[int, list[tuple[str, datetime]]]:
+    """Each patient's messages (channel, sent_at) sent since ``since``, across all their series."""
+    found: dict[int, list[tuple[str, datetime]]] = {p: [] for p in patient_ids}
+    if not found:
+        return found
+    ids = list(found)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            where, params = "e.patient_id = ANY(%s)", [ids, since]
+        else:
+            where, params = f"e.patient_id IN ({_marks(ids)})", [*ids, _db_time(since)]
+        cursor.execute(
+            "SELECT e.patient_id, d.channel, d.sent_at FROM drip_delivery d "
+            f"JOIN drip_enrollment e ON e.id = d.enrollment_id WHERE {where} AND d.sent_at >= %s",
+            params,
+        )
+        for patient_id, channel, sent_at in cursor.fetchall():
+            found[patient_id].append((channel, _aware(sent_at)))
     return found
 
 

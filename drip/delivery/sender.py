@@ -32,8 +32,11 @@ from drip.catalog import versions as catalog
 from drip.channels import io_loop
 from drip.channels.base import EmailChannel, OutgoingEmail, OutgoingSms, Receipt, SmsChannel
 from drip.core.backoff import compute_backoff
-from drip.core.planner import SkipReason, in_send_window, next_window_opening
+from drip.core.caps import Occupancy
+from drip.core.may_send import SkipReason, send_verdict, skip_reason
 from drip.core.rendering import build_context, render_email, render_sms
+from drip.core.schedule import Channel
+from drip.core.window import zone_of
 from drip.delivery import links
 from drip.delivery import rows as delivery_rows
 from drip.delivery.rows import InfusionState, Row
@@ -43,7 +46,7 @@ from drip.errors import (
     RecipientOptedOutError,
     TransientDeliveryError,
 )
-from drip.models import Delivery, Enrollment, Infusion, ScheduleVersion
+from drip.models import Delivery, ScheduleVersion
 
 log = logging.getLogger("drip.delivery.sender")
 S = Delivery.Status
@@ -76,10 +79,13 @@ class _Go:
 
 _Answer = tuple[Row, Receipt | DeliveryError]
 # Errors after which the provider may have taken the message without our hearing back.
-_ANSWER_LOST = ("timeout", "connection")
+_ANSWER_LOST = ("timeout", "connection", "unsettled")
 # Every retry of a row falls inside this (attempts x the longest backoff is hours, and a row
 # more than late_grace past due is skipped anyway): older matches are other sends of the text.
 _LOOKBACK = timedelta(days=1)
+# Provider codes and texts are cut to fit their columns.
+_ERROR_CODE_LENGTH = Delivery._meta.get_field("error_code").max_length
+_ERROR_TEXT_LENGTH = Delivery._meta.get_field("error_text").max_length
 
 
 def send_deliveries(
@@ -105,7 +111,7 @@ def send_deliveries(
         if pending and (free >= refill_at or not in_flight):
             take, pending = pending[:free], pending[free:]
             try:
-                started = _start(take, now, report)
+                started = _still_allowed(_start(take, now, report), report)
             except (OperationalError, InterfaceError):
                 # The claim rolled back: these rows are still 'queued' and the lease brings them
                 # back. Take nothing more, but record the calls already in flight.
@@ -157,10 +163,14 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
     rows = delivery_rows.claim(ids)
     report.not_claimed += len(ids) - len(rows)
     infusions = delivery_rows.infusions_of({r.enrollment_id for r in rows})
+    caps = _Caps(rows, now)
     ready: list[_Go] = []
     held: list[Row] = []  # skipped, or deferred to the send window: written back in one statement
     for row in rows:
+        row.infusions_seen = infusions[row.enrollment_id]
         verdict = _check(row, infusions[row.enrollment_id], now)
+        if verdict is None and not caps.take(row):
+            verdict = SkipReason.CAP
         if isinstance(verdict, SkipReason):
             row.status, row.skip_reason = S.SKIPPED, verdict.value
             report.skipped += 1
@@ -175,46 +185,82 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
     return ready
 
 
+def _still_allowed(started: list[_Go], report: BatchReport) -> list[_Go]:
+    """Re-check opt-outs after the claim committed, just before the calls: a STOP that landed
+    while the claim held these rows (its replan could not touch them) is honoured here. What
+    slips past this (a STOP in the last milliseconds) Twilio refuses with 21610, recorded."""
+    if not started:
+        return started
+    out = delivery_rows.opted_out({go.row.patient.id for go in started})
+    stopped, allowed = [], []
+    for go in started:
+        (stopped if go.row.channel in out.get(go.row.patient.id, ()) else allowed).append(go)
+    for go in stopped:
+        go.row.status, go.row.skip_reason = S.SKIPPED, SkipReason.OPTED_OUT.value
+    if stopped:
+        delivery_rows.finish([go.row for go in stopped])
+        report.skipped += len(stopped)
+        log.info("claim.opted_out_since_claim rows=%d", len(stopped))
+    return allowed
+
+
 def _check(
     row: Row, infusions: dict[int, InfusionState], now: datetime
 ) -> SkipReason | datetime | None:
-    """Why not to send now: a skip reason, a later time (outside the window), or None (send)."""
-    patient = row.patient
-    if row.enrollment_status != Enrollment.Status.ACTIVE:
-        return (
-            SkipReason.PAUSED
-            if row.enrollment_status == Enrollment.Status.PAUSED
-            else SkipReason.ENROLLMENT_ENDED
-        )
-    anchor = infusions.get(row.anchor_infusion) if row.anchor_infusion else None
-    if anchor is not None and anchor.status == Infusion.Status.CANCELLED:
-        return SkipReason.INFUSION_CANCELLED
+    """Why not to send now: a skip reason, a later time (outside the window), or None (send).
+    The rule is the planner's (drip.core.may_send), asked with what is true at this moment."""
+    patient, channel = row.patient, row.channel
     schedule = catalog.schedule_of(catalog.version_by_id(row.schedule_version_id))
-    step = next((s for s in schedule.steps if s.key == row.step_key), None)
-    if (
-        step is not None
-        and step.requires_done
-        and not _done(infusions.get(step.requires_done), now)
-    ):
-        return SkipReason.CONDITION_UNMET
-    if getattr(patient, f"{row.channel}_opted_out_at"):
-        return SkipReason.OPTED_OUT
-    contact = patient.phone if row.channel == "sms" else patient.email
-    if not getattr(patient, f"{row.channel}_consent") or not contact:
-        return SkipReason.NO_CONSENT
-    if now - row.due_at > schedule.late_grace:
-        return SkipReason.TOO_LATE
-    if not in_send_window(now, patient.time_zone, schedule.send_window):
-        return next_window_opening(now, patient.time_zone, schedule.send_window)
-    return None
+    step = schedule.steps_by_key.get(row.step_key)
+    reason = skip_reason(
+        enrollment_status=row.enrollment_status,
+        anchor=infusions.get(row.anchor_infusion) if row.anchor_infusion else None,
+        requires_done=step.requires_done if step is not None else None,
+        infusions=infusions,
+        at=now,
+        consented=patient.has_consent(channel) and bool(patient.contact(channel)),
+        opted_out=patient.opted_out_at(channel) is not None,
+    )
+    return send_verdict(
+        reason,
+        due_at=row.due_at,
+        now=now,
+        late_grace=schedule.late_grace,
+        time_zone=patient.time_zone,
+        window=schedule.send_window,
+    )
 
 
-def _done(infusion: InfusionState | None, now: datetime) -> bool:
-    """Done when marked done, or still 'scheduled' with its time past: staff often forget to click
-    done, and a patient should not miss a message for that. Cancelled or in the future: not done."""
-    if infusion is None or infusion.status == Infusion.Status.CANCELLED:
-        return False
-    return infusion.status == Infusion.Status.DONE or infusion.starts_at <= now
+class _Caps:
+    """The schedule's caps re-checked just before sending: what each patient of the group was
+    sent in the last week, plus what this group is about to send (one query per group)."""
+
+    def __init__(self, rows: list[Row], now: datetime) -> None:
+        self.now, self.rows = now, rows
+        self.by_patient: dict[int, Occupancy] = {}
+        self.sent: dict[int, list[tuple[str, datetime]]] | None = None
+
+    def take(self, row: Row) -> bool:
+        """Whether ``row`` may go now within the caps; if so, it counts from now on."""
+        occupancy = self._occupancy(row)
+        channel = Channel(row.channel)
+        if not occupancy.fits(channel, self.now):
+            return False
+        occupancy.add(channel, self.now)
+        return True
+
+    def _occupancy(self, row: Row) -> Occupancy:
+        patient = row.patient
+        if self.sent is None:  # loaded once, for every patient of the group
+            since = self.now - timedelta(days=7)
+            self.sent = delivery_rows.sends_since({r.patient.id for r in self.rows}, since)
+        if patient.id not in self.by_patient:
+            schedule = catalog.schedule_of(catalog.version_by_id(row.schedule_version_id))
+            occupancy = Occupancy(zone_of(patient.time_zone), schedule.caps)
+            for channel, sent_at in self.sent[patient.id]:
+                occupancy.add(Channel(channel), sent_at)
+            self.by_patient[patient.id] = occupancy
+        return self.by_patient[patient.id]
 
 
 def _prepare(row: Row, infusions: dict[int, InfusionState], now: datetime) -> _Go:
@@ -238,7 +284,7 @@ def _prepare(row: Row, infusions: dict[int, InfusionState], now: datetime) -> _G
         row,
         version,
         context,
-        patient.phone if row.channel == "sms" else patient.email,
+        patient.contact(row.channel),
         look_since=now - _LOOKBACK if lost else None,
     )
 
@@ -309,7 +355,8 @@ def _record(
             row.error_code = row.error_text = ""
             report.sent += 1
             continue
-        row.error_code, row.error_text = outcome.code[:30], outcome.detail[:500]
+        row.error_code = outcome.code[:_ERROR_CODE_LENGTH]
+        row.error_text = outcome.detail[:_ERROR_TEXT_LENGTH]
         if (
             isinstance(outcome, TransientDeliveryError)
             and row.attempts < settings.DRIP_MAX_ATTEMPTS
@@ -329,6 +376,21 @@ def _record(
         if isinstance(outcome, RecipientOptedOutError):
             report.opted_out_patients.add(row.patient.id)
     _save_outcomes([row for row, _ in results])
+    _replan_changed([row for row, _ in results if row.status == S.SCHEDULED], now)
+
+
+def _replan_changed(retried: list[Row], now: datetime) -> None:
+    """A move (or mark) while a row was 'sending' left that row alone; if it comes back unsent,
+    plan it again now, or its retry would go out on the old plan's time. Runs after the
+    outcomes are committed, so any change that missed the row is visible here."""
+    if not retried:
+        return
+    current = delivery_rows.infusions_of({r.enrollment_id for r in retried})
+    changed = {r.enrollment_id for r in retried if r.infusions_seen != current[r.enrollment_id]}
+    if changed:
+        from drip.enrollment.service import replan_series
+
+        replan_series(changed, now=now)
 
 
 def _save_outcomes(rows: list[Row], attempts: int = 5) -> None:

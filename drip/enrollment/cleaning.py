@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from drip.errors import EnrollmentError
+from drip.models import ConsentRecord, Patient
 
 
 @dataclass(frozen=True)
@@ -25,17 +27,24 @@ class PatientInput:
     email_consent: bool
     consent_method: str = "written"
 
+    def has_consent(self, channel: str) -> bool:
+        """Consent given for ``channel`` ("sms" or "email")."""
+        return self.sms_consent if channel == "sms" else self.email_consent
+
 
 def clean_patient(p: PatientInput) -> PatientInput:
     """A copy with the phone in E.164 and whitespace trimmed; raises EnrollmentError(field)."""
-    if not p.first_name.strip():
+    first_name = clean_name("first_name", p.first_name)
+    if not first_name:
         raise EnrollmentError("first_name", "is required")
+    last_name = clean_name("last_name", p.last_name)
     zone = p.time_zone.strip()
     if zone not in _zones():
         raise EnrollmentError(
             "time_zone", f"'{zone}' is not an IANA time zone such as America/New_York"
         )
     email = p.email.strip()
+    _check_length("email", email)
     if email:
         try:
             validate_email(email)
@@ -53,8 +62,8 @@ def clean_patient(p: PatientInput) -> PatientInput:
             "consent_method", f"'{p.consent_method}' is not one of {', '.join(_CONSENT_METHODS)}"
         )
     return PatientInput(
-        p.first_name.strip(),
-        p.last_name.strip(),
+        first_name,
+        last_name,
         email,
         phone,
         zone,
@@ -62,6 +71,26 @@ def clean_patient(p: PatientInput) -> PatientInput:
         p.email_consent,
         p.consent_method,
     )
+
+
+def clean_name(field: str, text: str) -> str:
+    """``text`` trimmed; refused when it holds a control character (NUL included: PostgreSQL
+    cannot store one) or is longer than the Patient column, so a name never reaches the database
+    as a DataError or goes out as a 67-segment SMS."""
+    name = text.strip()
+    bad = next((c for c in name if unicodedata.category(c) in _CONTROL), None)
+    if bad is not None:
+        raise EnrollmentError(
+            field, f"contains a control character (U+{ord(bad):04X}); type the name as text"
+        )
+    _check_length(field, name)
+    return name
+
+
+def _check_length(field: str, text: str) -> None:
+    limit = Patient._meta.get_field(field).max_length
+    if limit is not None and len(text) > limit:
+        raise EnrollmentError(field, f"is {len(text):,} characters; at most {limit} fit")
 
 
 def clean_phone(text: str, region: str = "US") -> str:
@@ -120,4 +149,12 @@ def _zones() -> set[str]:
 
 _ZONES: set[str] | None = None
 # ConsentRecord.Method values staff may record at enrollment (the others are patient actions).
-_CONSENT_METHODS = ("written", "verbal", "web")
+_CONSENT_METHODS: tuple[str, ...] = (
+    ConsentRecord.Method.WRITTEN,
+    ConsentRecord.Method.VERBAL,
+    ConsentRecord.Method.WEB,
+)
+# Unicode categories a typed name never holds: controls (Cc: NUL, tab, newline, DEL, C1), line and
+# paragraph separators, lone surrogates. Format characters (Cf) stay: Persian and Indic names use
+# the zero-width non-joiner.
+_CONTROL = {"Cc", "Zl", "Zp", "Cs"}

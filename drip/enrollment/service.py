@@ -8,11 +8,13 @@ sent (or are being sent) never change.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.db.models.functions import Lower
 
 from drip.catalog import versions as catalog
 from drip.core.planner import (
@@ -20,6 +22,7 @@ from drip.core.planner import (
     InfusionStatus,
     PatientPrefs,
     PlannedDelivery,
+    Sent,
     Series,
     SkipReason,
     plan,
@@ -34,7 +37,15 @@ from drip.enrollment.cleaning import (
 )
 from drip.enrollment.timeline import TimelineEntry, timeline
 from drip.errors import EnrollmentError, ScheduleError
-from drip.models import AuditEvent, ConsentRecord, Delivery, Enrollment, Infusion, Patient
+from drip.models import (
+    AuditEvent,
+    ConsentRecord,
+    ConsentText,
+    Delivery,
+    Enrollment,
+    Infusion,
+    Patient,
+)
 
 __all__ = [
     "PatientInput",
@@ -45,21 +56,20 @@ __all__ = [
     "pause",
     "resume",
     "end",
+    "end_series_after",
+    "set_series_size",
     "record_opt_out",
     "record_opt_in",
     "replan",
+    "replan_series",
     "timeline",
     "TimelineEntry",
     "ReplanResult",
 ]
 
 S, E = Delivery.Status, Enrollment.Status
-# An enrollment not active skips every pending row for this reason.
-_NOT_ACTIVE = {
-    E.ENDED: SkipReason.ENROLLMENT_ENDED,
-    E.COMPLETED: SkipReason.ENROLLMENT_ENDED,
-    E.PAUSED: SkipReason.PAUSED,
-}
+# The column that holds a channel's opt-out (an update by name, in one statement).
+_OPTED_OUT_FIELD = {Channel.SMS: "sms_opted_out_at", Channel.EMAIL: "email_opted_out_at"}
 # target status: the statuses it may be reached from
 _TRANSITIONS = {E.PAUSED: {E.ACTIVE}, E.ACTIVE: {E.PAUSED}, E.ENDED: {E.ACTIVE, E.PAUSED}}
 
@@ -95,37 +105,110 @@ def enroll(
             "schedule", f"version {version.version} of '{schedule}' does not validate: {error}"
         ) from None
     times = clean_infusions(infusions, clean.time_zone, size)
-    with transaction.atomic():
-        row = _create_patient(clean, now, actor)
-        enrollment = Enrollment.objects.create(
-            patient=row, schedule_version=version, enrolled_at=now
-        )
-        Infusion.objects.bulk_create(
-            Infusion(enrollment=enrollment, number=i + 1, starts_at=t) for i, t in enumerate(times)
-        )
-        _audit(
-            enrollment, "enrolled", now, actor, infusions=len(times), schedule_version=version.pk
-        )
-        replan(enrollment, now=now)
+    try:
+        with transaction.atomic():
+            row = _patient_for(clean, now, actor)
+            enrollment = Enrollment.objects.create(
+                patient=row, schedule_version=version, enrolled_at=now, series_size=size
+            )
+            Infusion.objects.bulk_create(
+                Infusion(enrollment=enrollment, number=i + 1, starts_at=t)
+                for i, t in enumerate(times)
+            )
+            _audit(
+                enrollment,
+                AuditEvent.Event.ENROLLED,
+                now,
+                actor,
+                infusions=len(times),
+                schedule_version=version.pk,
+            )
+            replan(enrollment, now=now)
+    except IntegrityError:
+        # Another enrollment took this phone or email between our check and our insert (the
+        # unique constraints on Patient caught it): name the patient who has it now.
+        _refuse_if_taken(clean)
+        raise
     return enrollment
 
 
-def _create_patient(clean: PatientInput, now: datetime, actor: str) -> Patient:
-    fields = {k: v for k, v in vars(clean).items() if k != "consent_method"}
-    patient = Patient.objects.create(**fields)
+def _patient_for(clean: PatientInput, now: datetime, actor: str) -> Patient:
+    """A new patient, or the one who already has this phone or email if no series of theirs is
+    active or paused (locked, and updated to what staff entered; opt-outs stay). Otherwise
+    EnrollmentError naming the field and that patient."""
+    holders = _holders(clean, lock=True)
+    if not holders:
+        patient = Patient(**{k: v for k, v in vars(clean).items() if k != "consent_method"})
+        _save_patient(patient, clean, now, actor, was={})
+        return patient
+    _refuse_if_taken(clean, holders)
+    patient = holders[0]
+    was = {c: patient.has_consent(c) for c in Channel}
+    for name, value in vars(clean).items():
+        if name != "consent_method":
+            setattr(patient, name, value)
+    _save_patient(patient, clean, now, actor, was=was)
+    return patient
+
+
+def _holders(clean: PatientInput, *, lock: bool = False) -> list[Patient]:
+    """Patients who already have this phone or email (email compared in any case), oldest first."""
+    match = Q(pk__in=[])
+    if clean.phone:
+        match |= Q(phone=clean.phone)
+    if clean.email:
+        match |= Q(email_lower=clean.email.lower())
+    found = Patient.objects.alias(email_lower=Lower("email")).filter(match).order_by("pk")
+    return list(found.select_for_update() if lock else found)
+
+
+def _refuse_if_taken(clean: PatientInput, holders: list[Patient] | None = None) -> None:
+    """EnrollmentError when the phone or email is on a patient in an active or paused series, or
+    the phone and email are on two different patients."""
+    holders = _holders(clean) if holders is None else holders
+    for patient in holders:
+        field = "phone" if clean.phone and patient.phone == clean.phone else "email"
+        current = patient.enrollments.filter(status__in=(E.ACTIVE, E.PAUSED)).first()
+        if current is not None:
+            raise EnrollmentError(
+                field,
+                f"is already on patient #{patient.pk}, enrolled in enrollment #{current.pk} "
+                f"({current.status}); one person is one patient",
+                patient_id=patient.pk,
+            )
+    if len(holders) > 1:
+        raise EnrollmentError(
+            "email",
+            f"is on patient #{holders[1].pk} but the phone is on patient #{holders[0].pk}; "
+            "one person is one patient, so correct the contact details first",
+            patient_id=holders[1].pk,
+        )
+
+
+def _save_patient(
+    patient: Patient, clean: PatientInput, now: datetime, actor: str, *, was: dict[Channel, bool]
+) -> None:
+    """Save, and record consent granted on each consented channel and withdrawn where a
+    returning patient's consent was given before and is not now."""
+    patient.save()
     ConsentRecord.objects.bulk_create(
         ConsentRecord(
             patient=patient,
             channel=channel,
-            granted=True,
+            granted=granted,
             method=clean.consent_method,
             recorded_by=actor,
             recorded_at=now,
+            consent_text=current_consent_text(channel.value),
         )
         for channel in Channel
-        if getattr(clean, f"{channel.value}_consent")
+        if (granted := clean.has_consent(channel)) or was.get(channel)
     )
-    return patient
+
+
+def current_consent_text(channel: str) -> ConsentText | None:
+    """The consent wording now shown for ``channel`` (the highest version), if any is seeded."""
+    return ConsentText.objects.filter(channel=channel).order_by("-version").first()
 
 
 def move_infusion(
@@ -133,6 +216,7 @@ def move_infusion(
 ) -> None:
     """Move infusion ``number``; its pending messages are re-timed, sent ones stay as they were."""
     with transaction.atomic():
+        _lock(enrollment)  # moves of one series take turns: neighbours are read under the lock
         infusion = _infusion(enrollment, number)
         aware = local_instant(starts_at, enrollment.patient.time_zone)
         check_fits(
@@ -142,7 +226,7 @@ def move_infusion(
         )
         infusion.starts_at = aware
         infusion.save(update_fields=["starts_at"])
-        _audit(enrollment, "infusion_moved", now, actor, infusion=number)
+        _audit(enrollment, AuditEvent.Event.INFUSION_MOVED, now, actor, infusion=number)
         replan(enrollment, now=now)
 
 
@@ -153,10 +237,16 @@ def mark_infusion(
     if status not in (Infusion.Status.DONE, Infusion.Status.CANCELLED, Infusion.Status.SCHEDULED):
         raise EnrollmentError("status", f"'{status}' is not one of done, cancelled, scheduled")
     with transaction.atomic():
+        _lock(enrollment)
         infusion = _infusion(enrollment, number)
+        if status == Infusion.Status.DONE and infusion.starts_at > now:
+            raise EnrollmentError(
+                "status",
+                f"infusion {number} has not started yet; it cannot be done before it starts",
+            )
         infusion.status = status
         infusion.save(update_fields=["status"])
-        _audit(enrollment, f"infusion_{status}", now, actor, infusion=number)
+        _audit(enrollment, AuditEvent.Event(f"infusion_{status}"), now, actor, infusion=number)
         replan(enrollment, now=now)
 
 
@@ -165,7 +255,8 @@ def add_infusion(
 ) -> Infusion:
     """Add the next infusion of the series (for dates booked after enrollment)."""
     with transaction.atomic():
-        size = catalog.schedule_of(enrollment.schedule_version).infusions
+        _lock(enrollment)  # two additions at once would both take the same next number
+        size = _series_size(enrollment)
         existing = list(enrollment.infusions.order_by("number"))
         if len(existing) >= size:
             raise EnrollmentError("infusions", f"the series already has all {size} infusions")
@@ -174,24 +265,54 @@ def add_infusion(
         infusion = Infusion.objects.create(
             enrollment=enrollment, number=len(existing) + 1, starts_at=aware
         )
-        _audit(enrollment, "infusion_added", now, actor, infusion=infusion.number)
+        _audit(enrollment, AuditEvent.Event.INFUSION_ADDED, now, actor, infusion=infusion.number)
         replan(enrollment, now=now)
     return infusion
 
 
+def set_series_size(enrollment: Enrollment, size: int, *, now: datetime, actor: str) -> None:
+    """Staff change how many infusions the series has (1 to 20, at least the ones booked)."""
+    with transaction.atomic():
+        booked = enrollment.infusions.count()
+        if not max(1, booked) <= size <= 20:
+            raise EnrollmentError(
+                "series_size", f"must be from {max(1, booked)} (infusions booked) to 20, not {size}"
+            )
+        enrollment.series_size = size
+        enrollment.save(update_fields=["series_size"])
+        _audit(enrollment, AuditEvent.Event.SERIES_SIZE_SET, now, actor, series_size=size)
+        replan(enrollment, now=now)
+
+
+def end_series_after(enrollment: Enrollment, number: int, *, now: datetime, actor: str) -> None:
+    """Staff end the series early ("series ends after infusion 4"): infusion ``number`` becomes
+    the last, later ones are cancelled, and end-of-series messages are timed from it."""
+    with transaction.atomic():
+        last = _infusion(enrollment, number)
+        if last.status == Infusion.Status.CANCELLED:
+            raise EnrollmentError("infusion", f"infusion {number} was cancelled: end after another")
+        if last.starts_at > now and last.status != Infusion.Status.DONE:
+            raise EnrollmentError("infusion", f"infusion {number} has not taken place yet")
+        enrollment.infusions.filter(number__gt=number).update(status=Infusion.Status.CANCELLED)
+        enrollment.series_size = number
+        enrollment.save(update_fields=["series_size"])
+        _audit(enrollment, AuditEvent.Event.SERIES_ENDED_EARLY, now, actor, infusion=number)
+        replan(enrollment, now=now)
+
+
 def pause(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
     """Stop sending for now: every pending message is skipped ``paused``."""
-    _set_status(enrollment, E.PAUSED, "paused", now, actor)
+    _set_status(enrollment, E.PAUSED, AuditEvent.Event.PAUSED, now, actor)
 
 
 def resume(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
     """Resume: future messages come back; ones that passed while paused are skipped too_late."""
-    _set_status(enrollment, E.ACTIVE, "resumed", now, actor)
+    _set_status(enrollment, E.ACTIVE, AuditEvent.Event.RESUMED, now, actor)
 
 
 def end(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
     """End the series for good: every pending message is skipped ``enrollment_ended``."""
-    _set_status(enrollment, E.ENDED, "ended", now, actor)
+    _set_status(enrollment, E.ENDED, AuditEvent.Event.ENDED, now, actor)
 
 
 def _set_status(enrollment: Enrollment, status: str, event: str, now: datetime, actor: str) -> None:
@@ -233,7 +354,11 @@ def _set_opt_out(
 ) -> None:
     if channel not in {c.value for c in Channel}:
         raise EnrollmentError("channel", f"'{channel}' is not one of email, sms")
-    field = f"{channel}_opted_out_at"
+    if method not in ConsentRecord.Method.values:
+        raise EnrollmentError(
+            "method", f"'{method}' is not one of {', '.join(ConsentRecord.Method.values)}"
+        )
+    field = _OPTED_OUT_FIELD[Channel(channel)]
     with transaction.atomic():
         updated = Patient.objects.filter(
             pk=patient.pk, **{f"{field}__isnull": value is not None}
@@ -253,7 +378,7 @@ def _set_opt_out(
         AuditEvent.objects.create(
             at=now,
             actor=actor,
-            event="opted_out" if value else "opted_in",
+            event=AuditEvent.Event.OPTED_OUT if value else AuditEvent.Event.OPTED_IN,
             patient=patient,
             detail={
                 "channel": channel,
@@ -269,8 +394,11 @@ def replan(enrollment: Enrollment, *, now: datetime) -> ReplanResult:
     """Bring the enrollment's pending deliveries in line with its current state (in the caller's
     transaction). Planning twice creates nothing new; sent rows are never touched."""
     enrollment.refresh_from_db()
-    planned = {(p.step_key, p.channel.value): _row_fields(p) for p in _plan(enrollment, now)}
     existing = {(d.step_key, d.channel): d for d in enrollment.deliveries.all()}
+    history = _history(enrollment, existing.values())
+    planned = {
+        (p.step_key, p.channel.value): _row_fields(p) for p in _plan(enrollment, now, history)
+    }
     for key, row in existing.items():
         if key not in planned and row.status in Delivery.PENDING:
             # The step's anchor is gone (every infusion cancelled): nothing left to time it from.
@@ -287,6 +415,15 @@ def replan(enrollment: Enrollment, *, now: datetime) -> ReplanResult:
     return ReplanResult(
         len(created), outcomes["retimed"], outcomes["skipped"], outcomes["unchanged"]
     )
+
+
+def replan_series(enrollment_ids: Iterable[int], *, now: datetime) -> None:
+    """Re-plan each of these enrollments in its own transaction, under its lock (the sender, for
+    rows that came back unsent from a series that changed while they were being sent)."""
+    for enrollment in Enrollment.objects.filter(pk__in=list(enrollment_ids)).order_by("pk"):
+        with transaction.atomic():
+            _lock(enrollment)
+            replan(enrollment, now=now)
 
 
 def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
@@ -308,31 +445,56 @@ def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
     return "skipped" if fields["status"] == S.SKIPPED else "retimed"
 
 
-def _plan(enrollment: Enrollment, now: datetime) -> list[PlannedDelivery]:
+def _plan(enrollment: Enrollment, now: datetime, history: list[Sent]) -> list[PlannedDelivery]:
     patient = enrollment.patient
     schedule = catalog.schedule_of(enrollment.schedule_version)
     slots = tuple(
         InfusionSlot(i.number, i.starts_at, InfusionStatus(i.status))
         for i in enrollment.infusions.all()
     )
-    prefs = PatientPrefs(patient.time_zone, frozenset(c for c in Channel if _may_send(patient, c)))
-    planned = plan(schedule, Series(enrollment.enrolled_at, slots), prefs, now)
-    return [_adjust(p, patient, enrollment.status) for p in planned]
+    prefs = PatientPrefs(
+        patient.time_zone,
+        channels=frozenset(c for c in Channel if patient.has_consent(c) and patient.contact(c)),
+        opted_out=frozenset(c for c in Channel if patient.opted_out_at(c)),
+    )
+    series = Series(enrollment.enrolled_at, slots, enrollment.series_size, enrollment.status)
+    return plan(schedule, series, prefs, now, history)
 
 
-def _may_send(patient: Patient, channel: Channel) -> bool:
-    consent = getattr(patient, f"{channel.value}_consent")
-    return bool(consent) and getattr(patient, f"{channel.value}_opted_out_at") is None
+# Rows that reached (or may have reached) the patient: they count against the caps.
+_WENT_OUT = (S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED)
 
 
-def _adjust(p: PlannedDelivery, patient: Patient, status: str) -> PlannedDelivery:
-    if status in _NOT_ACTIVE:
-        return replace(p, skip_reason=_NOT_ACTIVE[status])
-    if p.skip_reason is SkipReason.NO_CONSENT and getattr(
-        patient, f"{p.channel.value}_opted_out_at"
-    ):
-        return replace(p, skip_reason=SkipReason.OPTED_OUT)
-    return p
+def _history(enrollment: Enrollment, rows: Iterable[Delivery]) -> list[Sent]:
+    """What counts against the caps besides this plan: this series' rows that went out (or
+    failed: never planned again) and every message of the patient's other series."""
+    history = [
+        Sent(
+            Channel(d.channel),
+            (d.sent_at or d.due_at) if d.status in _WENT_OUT else None,
+            d.step_key,
+        )
+        for d in rows
+        if d.status not in Delivery.PENDING
+    ]
+    # Through the patient's other enrollments (indexed) rather than a join over every delivery.
+    other_ids = list(
+        Enrollment.objects.filter(patient_id=enrollment.patient_id)
+        .exclude(pk=enrollment.pk)
+        .values_list("pk", flat=True)
+    )
+    if not other_ids:
+        return history
+    others = Delivery.objects.filter(enrollment_id__in=other_ids).exclude(
+        status__in=(S.SKIPPED, S.FAILED)
+    )
+    for channel, sent_at, due_at in others.values_list("channel", "sent_at", "due_at"):
+        history.append(Sent(Channel(channel), sent_at or due_at))
+    return history
+
+
+def _series_size(enrollment: Enrollment) -> int:
+    return enrollment.series_size or catalog.schedule_of(enrollment.schedule_version).infusions
 
 
 def _row_fields(p: PlannedDelivery) -> dict[str, object]:
@@ -343,6 +505,12 @@ def _row_fields(p: PlannedDelivery) -> dict[str, object]:
         "anchor_infusion": p.anchor_infusion,
         "message_key": p.message,
     }
+
+
+def _lock(enrollment: Enrollment) -> None:
+    """Lock the enrollment row for this transaction. Every change to a series (moves, marks,
+    additions, status) and the sender's claim take this lock, so they see each other's work."""
+    list(Enrollment.objects.select_for_update().filter(pk=enrollment.pk).values_list("pk"))
 
 
 def _infusion(enrollment: Enrollment, number: int) -> Infusion:

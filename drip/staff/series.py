@@ -31,6 +31,7 @@ class Row:
     delivery_id: int | None = None
     infusion_number: int | None = None
     infusion_status: str = ""
+    started: bool = False  # an infusion whose time has come (only then can it be marked done)
 
 
 def step_title(step_key: str) -> str:
@@ -41,13 +42,13 @@ def step_title(step_key: str) -> str:
 def rows(enrollment: Enrollment, infusions: Iterable[Infusion], now: datetime) -> list[Row]:
     """Infusions and messages interleaved by time, with a "Now" line between past and future."""
     zone = enrollment.patient.time_zone
-    timed = [(i.starts_at, 0, _infusion_row(i, zone)) for i in infusions]
+    timed = [(i.starts_at, 0, _infusion_row(i, zone, i.starts_at <= now)) for i in infusions]
     timed += [(e.local_due, 1, _message_row(e.delivery, zone)) for e in timeline(enrollment)]
     timed.append((now, 2, Row("now", words.local_time(now, zone), "Now", "")))
     return [row for _, _, row in sorted(timed, key=lambda t: (t[0], t[1]))]
 
 
-def _infusion_row(infusion: Infusion, zone: str) -> Row:
+def _infusion_row(infusion: Infusion, zone: str, started: bool) -> Row:
     return Row(
         "infusion",
         words.local_time(infusion.starts_at, zone),
@@ -55,6 +56,7 @@ def _infusion_row(infusion: Infusion, zone: str) -> Row:
         infusion.get_status_display(),
         infusion_number=infusion.number,
         infusion_status=infusion.status,
+        started=started,
     )
 
 

@@ -17,8 +17,15 @@ import pytest
 from jinja2 import meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from drip.catalog.files import load_messages, load_schedules, validate_library
+from drip.catalog.files import (
+    load_messages,
+    load_schedules,
+    read_sensitive_terms,
+    validate_library,
+)
+from drip.core import guardrails
 from drip.core.planner import InfusionSlot, PatientPrefs, Series, plan
+from drip.core.readability import fk_grade, prose
 from drip.core.rendering import TEMPLATE_VARIABLES, build_context, render_email, render_sms
 from drip.core.schedule import AnchorKind, Channel
 from drip.core.segments import GSM7_EXTENSION, count_segments
@@ -34,13 +41,30 @@ MESSAGES = load_messages(ROOT / "messages")
 SCHEDULES = load_schedules(ROOT / "schedules", MESSAGES)
 SCHEDULE = SCHEDULES["ketamine-six-infusion"]
 KEYS = sorted(MESSAGES)
+STEPS = guardrails.steps_by_message(SCHEDULES.values())
 
 CLINIC = {
     "clinic_name": "Sample Infusion Clinic",
     "clinic_phone": "(555) 010-0199",
     "clinic_address": "100 Main Street, Suite 2",
     "clinic_instructions": "Follow your care team's instructions.",
+    "crisis_text": "If you are thinking of harming yourself, call or text 988 (the Suicide & Crisis "
+    "Lifeline, open 24/7). In an emergency, call 911. This email address and our phone line "
+    "are not watched around the clock.",
 }
+
+
+def problems_of(key: str, clinic: dict[str, str] = CLINIC) -> list[str]:
+    """What the publish guardrails (the same code) find in one shipped message."""
+    found = guardrails.message_problems(
+        {key: MESSAGES[key]},
+        STEPS,
+        clinic=clinic,
+        article=ARTICLE,
+        sensitive_terms=read_sensitive_terms(),
+        rules=guardrails.Rules(),
+    )
+    return [str(p) for p in found]
 
 
 def long_context() -> dict[str, object]:
@@ -77,9 +101,10 @@ def test_every_message_cites_at_least_one_passage(key):
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_every_source_quote_occurs_verbatim_in_the_article(key):
-    for quote in MESSAGES[key].sources:
-        assert quote in ARTICLE, f"{key}: not verbatim in the article: {quote!r}"
+def test_every_message_meets_every_publish_guardrail(key):
+    """Source quotes verbatim, one GSM-7 segment, at most 250 words, no cure promised, nothing
+    sensitive on a lock screen: the checks `drip schedules publish` runs."""
+    assert problems_of(key) == []
 
 
 @pytest.mark.parametrize(
@@ -106,15 +131,6 @@ def test_the_only_number_given_about_results_is_the_articles_70_percent():
         for text in (m.email_subject, m.email_body, m.sms_text):
             for percent in re.findall(r"\d+ ?%|\d+ percent", text):
                 assert percent.replace(" ", "") in {"70%", "50%"}, (m.key, percent)
-
-
-@pytest.mark.parametrize("key", KEYS)
-def test_no_message_promises_a_cure(key):
-    m = MESSAGES[key]
-    for text in (m.email_subject, m.email_body, m.sms_text):
-        assert not re.search(
-            r"\b(will|can|guarantee[sd]?) (cure|heal)|\bcured\b|\bguarantee", text, re.I
-        ), key
 
 
 def test_no_clinic_fact_is_written_out_in_a_message():
@@ -160,14 +176,9 @@ def test_no_email_adds_its_own_footer_or_unsubscribe_link(key):
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_every_sms_is_one_gsm7_segment_of_at_most_160_characters_with_the_long_context(key):
+def test_every_sms_uses_no_two_septet_escape_character(key):
     sms = render_sms(MESSAGES[key], sms_context())
-    assert (sms.encoding, sms.segments) == ("GSM-7", 1), (key, len(sms.text), sms.text)
-    assert len(sms.text) <= 160, (key, len(sms.text))
-    assert count_segments(sms.text).units == len(sms.text), (
-        key,
-        "uses a two-septet escape character",
-    )
+    assert count_segments(sms.text).units == len(sms.text), (key, sms.text)
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -182,11 +193,16 @@ def test_every_sms_names_the_clinic(key):
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_no_sms_names_the_drug_or_the_illness_on_a_lock_screen(key):
-    text = render_sms(MESSAGES[key], sms_context()).text.replace("Sample Infusion Clinic", "")
-    assert not re.search(
-        r"ketamine|depress|anxiety|infusion|addiction|therap|symptom", text, re.I
-    ), (key, text)
+def test_no_subject_names_the_drug_or_the_illness_on_a_lock_screen(key):
+    """The clinic's name is checked with the rest, never stripped first."""
+    assert not [p for p in problems_of(key) if "lock screen" in p]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_a_clinic_named_for_the_drug_is_caught_in_every_text(key):
+    clinic = {**CLINIC, "clinic_name": "Sunrise Ketamine Center"}
+    assert any("shows 'ketamine'" in p for p in problems_of(key, clinic)), key
+    assert problems_of(key, {**clinic, "clinic_sms_name": "Sunrise Center"}) == []
 
 
 def test_the_welcome_sms_says_how_to_opt_out_and_get_help():
@@ -204,10 +220,6 @@ def test_only_the_welcome_sms_carries_the_stop_text():
 # Email: short and plain
 
 
-def words(text: str) -> list[str]:
-    return re.findall(r"[A-Za-z0-9][A-Za-z0-9'’%-]*", text)
-
-
 @pytest.mark.parametrize("key", KEYS)
 def test_every_email_has_a_clear_subject(key):
     subject = render_email(MESSAGES[key], long_context()).subject
@@ -215,73 +227,63 @@ def test_every_email_has_a_clear_subject(key):
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_every_email_is_at_most_250_words(key):
-    text = render_email(MESSAGES[key], long_context()).text.split("\n--\n")[
-        0
-    ]  # the body, without the footer
-    assert len(words(text)) <= 250, (key, len(words(text)))
+def test_every_email_reads_at_grade_eight_or_below(key):
+    assert guardrails.message_warnings({key: MESSAGES[key]}, STEPS, guardrails.Rules()) == []
+    assert fk_grade(prose(MESSAGES[key].email_body)) <= 8
 
 
-def syllables(word: str) -> int:
-    """A rough English syllable count: vowel groups, less a silent final -e or -ed."""
-    word = word.lower().replace("’", "'").strip("'")
-    if word.endswith("'s"):
-        word = word[:-2]
-    groups = len(re.findall(r"[aeiouy]+", word))
-    if (
-        len(word) > 2
-        and word.endswith("e")
-        and not word.endswith(("le", "ee", "ye"))
-        and groups > 1
-    ):
-        groups -= 1
-    elif word.endswith("ed") and not word.endswith(("ted", "ded")) and groups > 1:
-        groups -= 1
-    return max(1, groups)
+# ------------------------------------------------------------------------------------------
+# Words for readers who are depressed, some at risk
 
 
-def sentences(markdown: str) -> list[str]:
-    """Sentences of a Markdown body: a paragraph or list item ends one; so do . ! ? (not a colon)."""
-    text = re.sub(r"\{\{[^}]*\}\}", "Alex", markdown).replace("**", "")
-    blocks = [b.strip() for b in re.split(r"\n\s*\n|\n(?=\s*- )", text) if b.strip()]
-    found = []
-    for block in blocks:
-        block = re.sub(r"^\s*- ", "", " ".join(block.split()))
-        found += [s for s in re.split(r"(?<=[.!?])[\"”]?\s+", block) if words(s)]
-    return found
+LAST_EMAILS = sorted(
+    s.message
+    for s in SCHEDULE.steps
+    if s.anchor.kind is AnchorKind.LAST_INFUSION and s.offset >= timedelta(weeks=1)
+)
 
 
-def fk_grade(markdown: str) -> float:
-    """Flesch–Kincaid grade level: 0.39 words/sentence + 11.8 syllables/word − 15.59."""
-    found = sentences(markdown)
-    ws = [w for s in found for w in words(s)]
-    return 0.39 * len(ws) / len(found) + 11.8 * sum(map(syllables, ws)) / len(ws) - 15.59
+def test_the_last_emails_are_keep_going_the_honest_answer_and_the_check_in():
+    assert LAST_EMAILS == ["four-week-check-in", "keep-going", "will-ketamine-cure-me"]
 
 
-def test_the_grade_heuristic_tells_plain_words_from_hard_ones():
-    assert [
-        syllables(w) for w in ("cat", "make", "little", "infusion", "treatment", "signed", "wanted")
-    ] == [1, 1, 2, 3, 2, 1, 2]
-    assert fk_grade("We see you soon. Call us if you can.\n") < 2
-    assert (
-        fk_grade(
-            "Pharmacological interventions necessitate comprehensive longitudinal evaluation.\n"
-        )
-        > 16
-    )
-
-
-def prose(email_body: str) -> str:
-    """The body without the "Hi name," greeting and the clinic-name sign-off, which are not sentences."""
-    lines = email_body.strip().splitlines()
-    assert lines[0].startswith("Hi ") and lines[-1].strip() == "{{ clinic_name }}"
-    return "\n".join(lines[1:-1])
+@pytest.mark.parametrize("key", LAST_EMAILS)
+def test_the_last_emails_say_where_to_turn_in_a_crisis_in_the_body_too(key):
+    body = render_email(MESSAGES[key], long_context()).text.rsplit("\n--\n", 1)[0]
+    assert "call or text 988" in body and "call 911" in body, key
 
 
 @pytest.mark.parametrize("key", KEYS)
-def test_every_email_reads_at_about_grade_eight_or_below(key):
-    grade = fk_grade(prose(MESSAGES[key].email_body))
-    assert grade <= 8.5, (key, round(grade, 1))
+def test_every_email_ends_with_the_crisis_route(key):
+    mail = render_email(MESSAGES[key], long_context())
+    assert CLINIC["crisis_text"] in mail.text.rsplit("\n--\n", 1)[1]
+    assert "call or text 988" in mail.html
+
+
+@pytest.mark.parametrize(
+    "key, words_beyond_the_article",
+    [
+        ("like-physical-therapy", "No one can expect"),  # the article: "you cannot just ..."
+        ("will-ketamine-cure-me", "quickly"),  # the article: "immediate reduction"
+        ("getting-out-of-bed", "That part is\nyours"),  # can read as blame
+    ],
+)
+def test_no_line_goes_beyond_the_article_or_reads_as_blame(key, words_beyond_the_article):
+    m = MESSAGES[key]
+    assert words_beyond_the_article.lower() not in (m.email_subject + m.email_body).lower()
+
+
+def test_a_patient_without_relief_by_infusion_3_is_told_to_call_the_clinic():
+    [step] = [
+        s
+        for s in SCHEDULE.steps
+        if s.anchor.infusion == 3 and s.offset > timedelta(0) and Channel.EMAIL in s.channels
+    ]
+    paragraphs = MESSAGES[step.message].email_body.split("\n\n")
+    assert any(
+        "not felt relief" in p and "3 infusions" in p and "{{ clinic_phone }}" in p
+        for p in paragraphs
+    ), step.message
 
 
 # ------------------------------------------------------------------------------------------

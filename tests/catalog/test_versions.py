@@ -37,6 +37,7 @@ def library(tmp_path: Path) -> tuple[Path, Path]:
     (schedules / "tiny.yaml").write_text(SCHEDULE)
     for key in ("hello", "reminder", "unused"):
         write_message(messages, key, EMAIL, SMS)
+    (messages / "SOURCE_ARTICLE.txt").write_text("Here is a passage the messages quote.\n")
     return schedules, messages
 
 

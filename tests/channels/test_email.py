@@ -179,3 +179,20 @@ def test_a_long_non_ascii_subject_still_arrives_intact(smtp_server, smtp_email):
     assert (
         got.raw.count(b"=_drip_") == 4
     )  # one random boundary: declared, opening, between parts, closing
+
+
+def test_emails_carry_the_clinics_reply_to_when_one_is_set():
+    from drip.channels.base import OutgoingEmail
+    from drip.channels.email import build_email_message
+
+    mail = OutgoingEmail(7, "alex@example.com", "Hi", "text", "<p>html</p>", "")
+    with_reply = build_email_message(
+        mail, from_email="care@clinic.test", domain="clinic.test", reply_to="team@clinic.test"
+    ).message()
+    assert with_reply["Reply-To"] == "team@clinic.test"
+    assert (
+        build_email_message(mail, from_email="care@clinic.test", domain="clinic.test").message()[
+            "Reply-To"
+        ]
+        is None
+    )

@@ -23,6 +23,7 @@ CLINIC = {
     "clinic_phone": "(555) 010-0199",
     "clinic_address": "1 Main St",
     "clinic_instructions": "Eat a light meal.",
+    "crisis_text": "If you are thinking of harming yourself, call or text 988. In an emergency, call 911.",
 }
 EMAIL = """---
 subject: "Infusion {{ infusion_number }} is {{ infusion_when }}"
@@ -148,3 +149,27 @@ def test_a_message_without_front_matter_or_subject_is_refused():
 def test_a_valid_message_checks_clean():
     check_message(template())
     assert template().sources == ("Setbacks will happen.",)
+
+
+def test_every_email_ends_with_the_clinics_crisis_route_in_both_parts():
+    mail = render_email(template(), context())
+    footer = mail.text.split("\n--\n", 1)[1]
+    assert CLINIC["crisis_text"] in footer
+    assert "call or text 988" in mail.html and "call 911" in mail.html
+    assert mail.html.index("988") > mail.html.index("Your visit is on")
+
+
+def test_the_crisis_route_in_the_html_footer_is_escaped_text():
+    clinic = {**CLINIC, "crisis_text": "Call <b>988</b> & 911"}
+    mail = render_email(template(), context(clinic=clinic))
+    assert "Call &lt;b&gt;988&lt;/b&gt; &amp; 911" in mail.html
+
+
+def test_a_text_shows_the_clinics_sms_name_and_an_email_its_full_name():
+    clinic = {**CLINIC, "clinic_sms_name": "Sample Care"}
+    assert render_sms(template(), context(clinic=clinic)).text.startswith("Sample Care: Hi Alex")
+    assert "Sample Clinic · (555) 010-0199" in render_email(template(), context(clinic=clinic)).text
+
+
+def test_without_an_sms_name_a_text_shows_the_clinic_name():
+    assert render_sms(template(), context()).text.startswith("Sample Clinic: Hi Alex")

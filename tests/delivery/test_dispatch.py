@@ -46,7 +46,7 @@ def test_a_lost_claim_comes_back_after_the_lease_and_not_before(now):
 @pytest.mark.django_db(transaction=True)
 def test_two_dispatchers_at_once_get_disjoint_claims_covering_everything(now, postgres_only):
     for i in range(40):
-        enroll_patient(now, email=f"p{i}@example.com")
+        enroll_patient(now, email=f"p{i}@example.com", phone=f"+1212555{i:04d}")
     due = Delivery.objects.filter(status=S.SCHEDULED, due_at__lte=now).count()
     results: list[list[int]] = [[], []]
     barrier = threading.Barrier(2)

@@ -6,13 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from email import message_from_bytes, policy
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_demo_sends_every_planned_message_exactly_once(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "DRIP_HOME": str(tmp_path)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DRIP_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
     result = subprocess.run(
         [sys.executable, "-m", "drip.cli", "demo", "--quiet"],
@@ -32,3 +33,11 @@ def test_the_demo_sends_every_planned_message_exactly_once(tmp_path):
     assert len(sms_ids) == len(set(sms_ids)) == 11
     assert len(emails) == 11 and not any("again" in name for name in emails)
     assert "Deliveries: {'sent': 22}" in result.stdout
+    for path in outbox.glob("*.eml"):  # as sent: every email, both parts, carries the crisis route
+        mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+        for part in ("plain", "html"):
+            body = mail.get_body((part,))
+            assert body is not None and "call or text 988" in body.get_content(), (path.name, part)
+    # The story is the demo's own output: no engine log lines, and none printed twice.
+    logged = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "batch.done" not in result.stderr and len(logged) == len(set(logged)), logged[-20:]

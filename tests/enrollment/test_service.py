@@ -248,11 +248,11 @@ def test_adding_an_infusion_plans_its_steps_and_moves_the_last_infusion_steps(no
     first = next_monday_10am(now)
     e = enroll_patient(now, mwf_infusions(first, 2))
     assert ("setbacks-are-normal", "sms") not in rows(e)  # no infusion 3 yet: not planned
-    week_after_two = rows(e)[("week-after-last", "email")].due_at
+    assert ("week-after-last", "email") not in rows(e)  # the series' end (infusion 6) not booked
     added = service.add_infusion(e, first + timedelta(days=4), now=now, actor="staff")
     planned = rows(e)
     assert added.number == 3 and planned[("setbacks-are-normal", "sms")].status == S.SCHEDULED
-    assert planned[("week-after-last", "email")].due_at == week_after_two + timedelta(days=2)
+    assert ("week-after-last", "email") not in planned
     assert AuditEvent.objects.filter(
         enrollment=e, event="infusion_added", detail__infusion=3
     ).exists()
@@ -264,7 +264,7 @@ def test_an_added_infusion_must_come_last_and_fit_the_series(now):
     with pytest.raises(EnrollmentError) as raised:
         service.add_infusion(e, first + timedelta(days=1), now=now, actor="staff")
     assert raised.value.field == "starts_at"
-    full = enroll_patient(now)
+    full = enroll_patient(now, phone="+12125550124", email="sam@example.com")
     with pytest.raises(EnrollmentError) as raised:
         service.add_infusion(full, first + timedelta(days=30), now=now, actor="staff")
     assert raised.value.field == "infusions" and full.infusions.count() == 6
@@ -349,7 +349,11 @@ def test_opting_out_skips_pending_sms_in_every_enrollment_of_the_patient(now):
         [first.pk, second.pk],
     )
     service.record_opt_in(first.patient, "sms", now=later, method="sms_keyword", actor="patient")
-    assert {d.status for d in pending_sms.all()} == {S.SCHEDULED}  # .all(): a fresh query
+    # The second series' welcome text falls on the day the first one's went out: the cap of one
+    # text a day (counting the patient's other series) keeps it back.
+    capped = {(d.enrollment_id, d.step_key) for d in pending_sms.all() if d.skip_reason == "cap"}
+    assert capped == {(second.pk, "welcome")}
+    assert {d.status for d in pending_sms.all() if d.skip_reason != "cap"} == {S.SCHEDULED}
     assert first.patient.sms_opted_out_at is None
 
 
@@ -365,7 +369,8 @@ def test_audit_events_carry_ids_and_event_names_but_no_patient_details(now):
     service.move_infusion(
         e, 2, e.infusions.get(number=2).starts_at + timedelta(hours=1), now=now, actor="staff"
     )
-    service.mark_infusion(e, 1, "done", now=now, actor="staff")
+    after_first = e.infusions.get(number=1).starts_at + timedelta(hours=1)
+    service.mark_infusion(e, 1, "done", now=after_first, actor="staff")
     service.record_opt_out(e.patient, "email", now=now, method="email_link", actor="patient")
     events = list(AuditEvent.objects.values("event", "actor", "detail", "patient_id"))
     assert [x["event"] for x in sorted(events, key=lambda x: x["event"])] == [
@@ -419,7 +424,8 @@ def test_replanning_keeps_a_retry_waiting_out_its_backoff(now):
     row = rows(e)[("welcome", "email")]
     retry_at = now + timedelta(minutes=5)
     Delivery.objects.filter(pk=row.pk).update(attempts=1, due_at=retry_at)
-    service.mark_infusion(e, 1, "done", now=now, actor="staff")
+    sixth = e.infusions.get(number=6).starts_at
+    service.move_infusion(e, 6, sixth + timedelta(hours=1), now=now, actor="staff")
     assert Delivery.objects.get(pk=row.pk).due_at == retry_at
 
 
@@ -451,3 +457,33 @@ def test_a_schedule_version_that_does_not_validate_is_refused_and_saves_nothing(
         service.enroll(patient_input(), [datetime(2026, 12, 7, 10)], now=now, actor="test")
     assert raised.value.field == "schedule" and "does not validate" in str(raised.value)
     assert counts() == before
+
+
+def test_an_enrollment_knows_its_series_size_from_the_schedule(now):
+    assert enroll_patient(now).series_size == 6
+
+
+def test_ending_a_series_after_infusion_four_times_the_end_from_it(now):
+    e = enroll_patient(now)
+    fourth = e.infusions.get(number=4).starts_at
+    later = fourth + timedelta(hours=2)
+    with pytest.raises(EnrollmentError) as raised:
+        service.end_series_after(e, 5, now=later, actor="staff")  # infusion 5 is still ahead
+    assert raised.value.field == "infusion"
+    service.end_series_after(e, 4, now=later, actor="staff")
+    e.refresh_from_db()
+    week_after = rows(e)[("week-after-last", "email")]
+    assert e.series_size == 4 and week_after.anchor_infusion == 4
+    assert week_after.status == S.SCHEDULED and fourth < week_after.due_at < fourth + timedelta(8)
+    assert set(e.infusions.filter(number__gt=4).values_list("status", flat=True)) == {"cancelled"}
+    assert AuditEvent.objects.filter(enrollment=e, event="series_ended_early").exists()
+
+
+def test_the_series_size_can_grow_but_not_below_the_infusions_booked(now):
+    first = next_monday_10am(now)
+    e = enroll_patient(now, mwf_infusions(first, 3))
+    service.set_series_size(e, 3, now=now, actor="staff")
+    assert rows(e)[("week-after-last", "email")].anchor_infusion == 3
+    with pytest.raises(EnrollmentError) as raised:
+        service.set_series_size(e, 2, now=now, actor="staff")
+    assert raised.value.field == "series_size"

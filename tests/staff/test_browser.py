@@ -148,6 +148,11 @@ def test_move_infusion_2_with_a_preview_then_confirm(signed_in: Any, live_server
 def test_mark_infusion_1_done_and_record_an_opt_out(signed_in: Any, live_server: Any) -> None:
     page = signed_in
     enroll_robin(page, live_server)
+    # Robin's first infusion began an hour ago: now it can be marked done.
+    from drip.models import Infusion
+
+    Infusion.objects.filter(number=1).update(starts_at=timezone.now() - timedelta(hours=1))
+    page.reload()
     page.get_by_role("link", name="Mark done").first.click()
     page.get_by_role("button", name="Mark infusion 1 done").click()
     assert "Infusion 1 marked done" in page.locator(".notice").inner_text()

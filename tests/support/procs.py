@@ -40,14 +40,19 @@ class ManagedProcess:
     """A child process in its own process group, logging to a file we can read back."""
 
     def __init__(
-        self, argv: list[str], *, env: dict[str, str] | None = None, name: str = "proc"
+        self,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        name: str = "proc",
+        cwd: Path = ROOT,
     ) -> None:
         self.name = name
         self.log_path = Path(tempfile.mkstemp(prefix=f"drip-{name}-", suffix=".log")[1])
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **(env or {})},
             stdout=self._log,
             stderr=subprocess.STDOUT,

@@ -16,6 +16,7 @@ import json
 import random
 import re
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ class Accepted:
     arrived: float
     rcpt_tos: list[str] = field(default_factory=list)
     peer: tuple[str, int] | None = None  # the client's (host, port): one per SMTP connection
+    tls: bool = False  # arrived over STARTTLS
 
     @property
     def message(self) -> EmailMessage:
@@ -83,6 +85,7 @@ class SmtpServer:
     fail_rate: float = 0.0  # 451 at this rate
     fail_550_rate: float = 0.0
     seed: int = 1
+    tls_context: ssl.SSLContext | None = None  # set: the server offers STARTTLS
     _scripted: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -90,8 +93,9 @@ class SmtpServer:
         self._rng = random.Random(self.seed)
         self.port = port or _free_port()
         # uvloop: in benchmarks this server shares the CPU with what is measured.
+        tls = {"tls_context": self.tls_context} if self.tls_context else {}
         self._controller = _Controller(
-            self, hostname="127.0.0.1", port=self.port, loop=new_event_loop()
+            self, hostname="127.0.0.1", port=self.port, loop=new_event_loop(), **tls
         )
         self._controller.start()
         return self
@@ -131,7 +135,10 @@ class SmtpServer:
             return TRY_LATER
         if draw < self.fail_rate + self.fail_550_rate:
             return NO_SUCH_USER
-        self.on_accept(Accepted(envelope.content, arrived, list(envelope.rcpt_tos), session.peer))
+        tls = session.ssl is not None
+        self.on_accept(
+            Accepted(envelope.content, arrived, list(envelope.rcpt_tos), session.peer, tls)
+        )
         return "250 Message accepted for delivery"
 
     def on_accept(self, accepted: Accepted) -> None:

@@ -10,7 +10,7 @@ from twilio.request_validator import RequestValidator
 
 from drip.channels.sms import _unreadable
 from drip.models import ConsentRecord, Delivery, Patient
-from drip.webhooks.views import UNREADABLE_RESPONSE
+from drip.webhooks.twilio import UNREADABLE_RESPONSE
 from tests.support.factories import enroll_patient
 
 pytestmark = pytest.mark.django_db
@@ -214,7 +214,38 @@ def test_a_21610_callback_that_cannot_record_the_opt_out_changes_nothing_so_twil
     def broken(*args, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr("drip.webhooks.views.record_opt_out", broken)
+    monkeypatch.setattr("drip.webhooks.twilio.record_opt_out", broken)
     with pytest.raises(RuntimeError):
         post(row.pk, MessageStatus="undelivered", ErrorCode="21610")
     assert snapshot(row) == before
+
+
+@pytest.mark.parametrize(
+    "delivery_id", ["²", "٣", "1²", "-1", "0", "99999999999999999999", "x", ""]
+)
+def test_a_signed_callback_with_a_delivery_id_that_is_not_ascii_digits_gets_400(now, delivery_id):
+    row = sent_sms(now)
+    before = snapshot(row)
+    path, params, headers = signed_request(delivery_id, MessageStatus="delivered")
+    response = Client(raise_request_exception=False).post(path, params, **headers)
+    assert response.status_code == 400
+    assert snapshot(row) == before
+
+
+def test_without_a_twilio_auth_token_every_callback_is_refused(now, settings):
+    """An empty token is public: anyone can sign with it (a patient was opted out that way)."""
+    settings.TWILIO_AUTH_TOKEN = ""
+    row = sent_sms(now)
+    before = snapshot(row)
+    assert post(row.pk, token="", MessageStatus="undelivered", ErrorCode="21610").status_code == 403
+    assert snapshot(row) == before
+
+
+def signed_request(delivery_id: str, **fields: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """A path and fields signed by Twilio's algorithm, for ids ``post`` cannot format."""
+    from urllib.parse import quote
+
+    path = f"/webhooks/twilio/status?delivery={quote(delivery_id)}"
+    params = {"MessageSid": SID, **fields}
+    signature = RequestValidator(TOKEN).compute_signature(BASE + path, params)
+    return path, params, {"HTTP_X_TWILIO_SIGNATURE": signature}

@@ -17,6 +17,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         from drip.celery import app
 
-        settings.DRIP_HOME.mkdir(parents=True, exist_ok=True)
-        schedule_file = str(settings.DRIP_HOME / "celerybeat-schedule")
+        settings.DRIP_DATA_DIR.mkdir(parents=True, exist_ok=True)
+        schedule_file = str(settings.DRIP_DATA_DIR / "celerybeat-schedule")
         app.start(["beat", "--loglevel", "INFO", "--schedule", schedule_file, *opts["celery_args"]])

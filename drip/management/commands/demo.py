@@ -1,8 +1,8 @@
 """``drip demo``: a whole six-infusion series for a sample patient, on a virtual clock.
 
 Runs the real pieces — enrollment service, dispatcher, a Celery worker (in-process, embedded
-broker) and the file outbox channel — in a sandbox of its own (``var/demo``: SQLite + outbox),
-so it never touches real data. The virtual clock jumps from one due time to the next; staff
+broker) and the file outbox channel — in a sandbox of its own (``<data folder>/demo``: SQLite
++ outbox), so it never touches real data. The virtual clock jumps from one due time to the next; staff
 actions happen along the way (infusions marked done, one moved, one cancelled).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time as wallclock
 from collections import Counter
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from drip.catalog import versions as catalog
 from drip.demo import sample
@@ -36,7 +37,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         started = wallclock.monotonic()
         self.quiet = opts["quiet"]
-        logging.getLogger("drip").setLevel(logging.WARNING)  # the demo prints its own story
+        self._fresh_sandbox()
         call_command("migrate", verbosity=0)
         catalog.publish_from_disk(actor="demo")
         now = self._start_time()
@@ -62,6 +63,13 @@ class Command(BaseCommand):
         self._run_series(enrolled, now)
         self._summarize(enrolled, wallclock.monotonic() - started)
 
+    def _fresh_sandbox(self) -> None:
+        """A new SQLite file and outbox each run (``drip demo`` sets DRIP_DEMO: see settings)."""
+        if not settings.DRIP_DEMO:
+            raise CommandError("run the demo as `drip demo`: it needs its own sandbox")
+        shutil.rmtree(settings.DRIP_DEMO_DIR, ignore_errors=True)
+        settings.DRIP_DEMO_DIR.mkdir(parents=True)
+
     def _start_time(self) -> datetime:
         from zoneinfo import ZoneInfo
 
@@ -80,6 +88,8 @@ class Command(BaseCommand):
         with start_worker(
             app, pool="threads", concurrency=2, perform_ping_check=False, loglevel="WARNING"
         ):
+            # After the worker started: its Django setup re-applies LOGGING (drip at INFO).
+            logging.getLogger("drip").setLevel(logging.WARNING)  # the demo prints its own story
             while (due := self._next_due(enrolled)) is not None:
                 now = max(now, due)
                 self._staff_actions(enrolled, now)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -29,6 +31,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--render", action="store_true", help="also print every message as sent"
         )
+        parser.add_argument(
+            "--enrolled",
+            help='local enrollment time "YYYY-MM-DD HH:MM" (default: a week before infusion 1)',
+        )
+        parser.add_argument(
+            "--now", help='local time of planning "YYYY-MM-DD HH:MM" (default: the enrollment time)'
+        )
+        parser.add_argument(
+            "--series-size",
+            type=int,
+            help="infusions in the series (default: the schedule's); --infusions may book fewer",
+        )
+        parser.add_argument(
+            "--json",
+            action="store_true",
+            help="print the plan as a JSON list (with --render: texts)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -48,9 +67,16 @@ class Command(BaseCommand):
                 if opts["infusions"]
                 else sample.sample_infusion_times(dt.date.today(), size=schedule.infusions)
             )
-            if not times or len(times) > schedule.infusions:
-                raise CommandError(f"--infusions: give 1 to {schedule.infusions} times")
-            series = sample.series_from_local(times, opts["tz"])
+            size = opts["series_size"] or schedule.infusions
+            if not 1 <= size <= 20:
+                raise CommandError(f"--series-size: give 1 to 20, not {size}")
+            if not times or len(times) > size:
+                raise CommandError(f"--infusions: give 1 to {size} times")
+            enrolled = _local_option(opts, "enrolled")
+            series = replace(
+                sample.series_from_local(times, opts["tz"], enrolled), size=opts["series_size"]
+            )
+            now = _local_option(opts, "now") or series.enrolled_at
             rows = preview.preview(
                 schedule,
                 messages,
@@ -58,13 +84,27 @@ class Command(BaseCommand):
                 PatientPrefs(time_zone=opts["tz"], channels=frozenset(Channel)),
                 first_name=sample.SAMPLE_FIRST_NAME,
                 clinic=settings.DRIP_CLINIC,
-                now=series.enrolled_at,
+                now=now,
             )
         except DripError as error:
             raise CommandError(str(error)) from None
+        if opts["json"]:
+            self.stdout.write(json.dumps(preview.to_json(rows, rendered=opts["render"]), indent=2))
+            return
         self.stdout.write(
             f"{schedule.title} — patient in {opts['tz']}, enrolled {series.enrolled_at:%Y-%m-%d %H:%M %Z}\n"
         )
         self.stdout.write(preview.format_table(rows))
         if opts["render"]:
             self.stdout.write("\n" + preview.format_rendered(rows))
+
+
+def _local_option(opts: dict[str, Any], name: str) -> dt.datetime | None:
+    """``--enrolled`` / ``--now`` as an aware time in the patient's zone (None when not given)."""
+    if not opts[name]:
+        return None
+    try:
+        local = dt.datetime.strptime(opts[name].strip(), "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise CommandError(f"--{name}: '{opts[name]}' is not YYYY-MM-DD HH:MM") from None
+    return local.replace(tzinfo=ZoneInfo(opts["tz"]))

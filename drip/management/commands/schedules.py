@@ -32,6 +32,7 @@ class Command(BaseCommand):
             self.stderr.write(str(problem))
         if problems:
             raise CommandError(f"{len(problems)} problem(s) found")
+        self._warn(schedules_dir, messages_dir)
         self.stdout.write(
             f"ok: every schedule in {schedules_dir} and message in {messages_dir} is valid"
         )
@@ -43,7 +44,13 @@ class Command(BaseCommand):
             versions = catalog.publish_from_disk(schedules_dir, messages_dir, actor="cli")
         except DripError as error:
             raise CommandError(str(error)) from None
+        self._warn(schedules_dir, messages_dir)
         for version in versions:
             self.stdout.write(f"published {version.name} v{version.version}")
         if not versions:
             self.stdout.write("nothing changed")
+
+    def _warn(self, schedules_dir: Path, messages_dir: Path) -> None:
+        """What is allowed but worth a look (reading grade, caps): printed, never refused."""
+        for warning in library.library_warnings(schedules_dir, messages_dir):
+            self.stderr.write(f"warning: {warning}")

@@ -1,6 +1,6 @@
-"""Endpoints the outside world calls: Twilio status callbacks and one-click email unsubscribe.
+"""Twilio status callbacks: ``POST /webhooks/twilio/status?delivery=<id>``.
 
-Twilio callbacks are checked with the SDK's RequestValidator over every posted field and the
+Callbacks are checked with the SDK's RequestValidator over every posted field and the
 PUBLIC url (behind a proxy Django's own idea of the host is wrong). A forged one gets 403 and
 changes nothing. Status only moves forward, by compare-and-set; a callback can settle a row left
 'sending' by a worker that died after Twilio accepted the message (DESIGN §4).
@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import render
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseForbidden,
+)
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
-from twilio.request_validator import RequestValidator
+from django.views.decorators.http import require_POST
 
-from drip.delivery import links
 from drip.enrollment.service import record_opt_out
 from drip.models import Delivery, Patient
+from drip.webhooks.signature import signed_by_twilio
 
-log = logging.getLogger("drip.webhooks.views")
+log = logging.getLogger("drip.webhooks.twilio")
 S = Delivery.Status
 _TWILIO_STATUS = {
     "sent": S.SENT,
@@ -46,27 +47,30 @@ OPTED_OUT_CODE = "21610"
 def twilio_status(request: HttpRequest) -> HttpResponse:
     """Record a Twilio status callback for ``?delivery=<id>``. Always 2xx once signed: Twilio
     retries anything else, and an unknown or stale callback will not get better by retrying."""
-    if not _signed_by_twilio(request):
+    if not signed_by_twilio(request):
         log.warning("twilio.status.forged")
         return HttpResponseForbidden("invalid signature")
-    delivery_id = request.GET.get("delivery", "")
+    delivery_id = _delivery_id(request.GET.get("delivery", ""))
+    if delivery_id is None:  # we never mint such a URL: a bug or a probe, not worth a retry
+        log.warning("twilio.status.bad_delivery_id")
+        return HttpResponseBadRequest("delivery must be a delivery id")
     status = _TWILIO_STATUS.get(request.POST.get("MessageStatus", ""))
     sid = request.POST.get("MessageSid", "")
-    if (
-        delivery_id.isdigit() and status is not None and sid
-    ):  # queued/sending/accepted: nothing to record
+    if status is not None and sid:  # queued/sending/accepted: nothing to record
         with transaction.atomic():  # the status and a 21610 opt-out land together or not at all
-            _apply_status(int(delivery_id), status, sid, request.POST.get("ErrorCode", ""))
+            _apply_status(delivery_id, status, sid, request.POST.get("ErrorCode", ""))
     return HttpResponse(status=204)
 
 
-def _signed_by_twilio(request: HttpRequest) -> bool:
-    signature = request.headers.get("X-Twilio-Signature", "")
-    url = settings.DRIP_PUBLIC_BASE_URL + request.get_full_path()
-    # The QueryDict itself, so a repeated field is signed with every value (the SDK reads getlist).
-    return bool(signature) and RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(
-        url, request.POST, signature
-    )
+_MAX_ID = 2**63 - 1  # a bigint primary key
+
+
+def _delivery_id(text: str) -> int | None:
+    """ASCII digits only ('²'.isdigit() is true, int('٣') is 3), within a bigint."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= _MAX_ID else None
 
 
 def _apply_status(delivery_id: int, status: str, sid: str, error_code: str) -> None:
@@ -95,34 +99,3 @@ def _apply_status(delivery_id: int, status: str, sid: str, error_code: str) -> N
         patient = Patient.objects.get(enrollments__deliveries__pk=delivery_id)
         record_opt_out(patient, "sms", now=now, method="provider", actor="twilio")
         log.info("twilio.status.opted_out delivery_id=%s patient_id=%s", delivery_id, patient.pk)
-
-
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
-    """RFC 8058 one-click: POST unsubscribes (no login, no redirect, idempotent); GET only asks,
-    because mail scanners follow links. Any POST counts, with or without the one-click body."""
-    context = {
-        "clinic_name": settings.DRIP_CLINIC["clinic_name"],
-        "clinic_phone": settings.DRIP_CLINIC["clinic_phone"],
-    }
-    try:
-        patient_id, channel = links.read_unsubscribe_token(token)
-        patient = Patient.objects.get(pk=patient_id)
-    except (signing.BadSignature, Patient.DoesNotExist, KeyError, TypeError, ValueError):
-        log.info("unsubscribe.invalid_link")
-        return render(request, "drip/unsubscribe_invalid.html", context, status=400)
-    if channel != "email":  # these pages only speak of email; no other link is ever minted
-        log.warning("unsubscribe.unexpected_channel patient_id=%s", patient_id)
-        return render(request, "drip/unsubscribe_invalid.html", context, status=400)
-    if request.method == "GET":
-        return render(request, "drip/unsubscribe_confirm.html", context)
-    record_opt_out(patient, "email", now=timezone.now(), method="email_link", actor="patient")
-    log.info("unsubscribe.done patient_id=%s", patient_id)
-    return render(request, "drip/unsubscribed.html", context)
-
-
-def healthz(request: HttpRequest) -> HttpResponse:
-    """For the container healthcheck: the process answers and the database is reachable."""
-    Delivery.objects.exists()
-    return HttpResponse("ok", content_type="text/plain")
