@@ -68,6 +68,13 @@ class EnrollForm(forms.Form):
         required=False,
     )
     schedule = forms.ChoiceField(label="Schedule", required=False)
+    series_size = forms.IntegerField(
+        label="Series size (infusions)",
+        required=False,
+        help_text="The schedule's usual number is filled in; change it if the doctor ordered more or fewer",
+        error_messages={"invalid": "Enter a whole number of infusions, like 6"},
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+    )
 
     def __init__(self, *args: Any, schedules: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

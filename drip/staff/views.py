@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,7 +21,7 @@ from drip.catalog import versions as catalog
 from drip.core.rendering import build_context, render_email, render_sms
 from drip.delivery import links
 from drip.enrollment.cleaning import clean_infusions, clean_patient, clean_phone
-from drip.enrollment.service import PatientInput, enroll
+from drip.enrollment.service import PatientInput, enroll, set_series_size
 from drip.errors import EnrollmentError
 from drip.models import (
     AuditEvent,
@@ -184,6 +185,7 @@ def _annotated(found: QuerySet[Patient]) -> QuerySet[Patient]:
     return found.annotate(
         series_status=Subquery(latest.values("status")[:1]),
         version_id=Subquery(latest.values("schedule_version_id")[:1]),
+        series_size=Subquery(latest.values("series_size")[:1]),
         next_infusion=Subquery(
             infusions.filter(status="scheduled", starts_at__gte=now)
             .order_by("starts_at")
@@ -199,7 +201,10 @@ def _annotated(found: QuerySet[Patient]) -> QuerySet[Patient]:
 
 
 def _patient_row(p: Patient) -> dict[str, object]:
-    size = catalog.schedule_of(catalog.version_by_id(p.version_id)).infusions if p.version_id else 0
+    default = (
+        catalog.schedule_of(catalog.version_by_id(p.version_id)).infusions if p.version_id else 0
+    )
+    size = p.series_size or default
     when = lambda t: words.local_time(t, p.time_zone) if t else "—"  # noqa: E731
     return {
         "patient": p,
@@ -240,7 +245,7 @@ def _series_view(enrollment: Enrollment, now: datetime) -> dict[str, object]:
     return {
         "enrollment": enrollment,
         "title": version.title,
-        "size": catalog.schedule_of(version).infusions,
+        "size": enrollment.series_size or catalog.schedule_of(version).infusions,
         "infusions": infusions,
         "done": sum(i.status == "done" for i in infusions),
         "rows": series.rows(enrollment, infusions, now),
@@ -342,6 +347,7 @@ def enroll_page(request: HttpRequest) -> HttpResponse:
         posted(request),
         schedules=schedules,
         initial={
+            "series_size": _size(schedules[0][0]) if schedules else None,
             "time_zone": clinic_zone(),
             "consent_method": "verbal",
             "schedule": schedules[0][0] if schedules else "",
@@ -388,14 +394,15 @@ def _enroll(request: HttpRequest, form: EnrollForm) -> HttpResponse | None:
     )
     if not _checks_pass(form, person, data["schedule"]):
         return None
+    actor, now = request.user.get_username(), _now()
     try:
-        enrollment = enroll(
-            person,
-            form.infusions(),
-            schedule=data["schedule"],
-            now=_now(),
-            actor=request.user.get_username(),
-        )
+        with transaction.atomic():  # a refused series size undoes the enrollment too
+            enrollment = enroll(
+                person, form.infusions(), schedule=data["schedule"], now=now, actor=actor
+            )
+            size = data["series_size"]
+            if size is not None and size != _size(data["schedule"]):
+                set_series_size(enrollment, size, now=now, actor=actor)
     except EnrollmentError as error:
         form.add_service_error(error)
         return None
@@ -414,7 +421,7 @@ def _checks_pass(form: EnrollForm, person: PatientInput, schedule: str) -> bool:
         zone = clinic_zone()
     try:
         size = _size(schedule) if schedule else MAX_INFUSIONS
-        clean_infusions(form.infusions(), zone, size)
+        clean_infusions(form.infusions(), zone, max(size, form.cleaned_data["series_size"] or 0))
     except EnrollmentError as error:
         problems.append(error)
     for problem in problems:

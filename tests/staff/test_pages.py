@@ -297,3 +297,20 @@ def test_enroll_refuses_a_post_without_the_csrf_token(staff_user, published: Non
 
 def test_enroll_says_so_when_no_schedule_is_published(staff: Client) -> None:
     assert "No schedule is published yet" in text(staff.get("/enroll"))
+
+
+def test_a_shorter_series_is_enrolled_with_its_size(staff: Client, published: None) -> None:
+    response = staff.post("/enroll", enroll_form(series_size="4"), follow=True)
+    assert Enrollment.objects.get().series_size == 4
+    assert "0 of 4 infusions done" in text(response)
+
+
+def test_a_series_size_the_service_refuses_lands_on_its_field_and_saves_nothing(
+    staff: Client, published: None
+) -> None:
+    before = stored_rows()
+    response = staff.post("/enroll", enroll_form(series_size="1"))  # two infusions are booked
+    assert response.status_code == 400
+    beside = re.search(r'id="id_series_size_error">(.*?)</p>', response.content.decode(), re.S)
+    assert beside and "infusions booked" in beside.group(1)
+    assert stored_rows() == before
