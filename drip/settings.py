@@ -178,7 +178,6 @@ STATIC_URL = "static/"
 _static_root = (_env("DRIP_STATIC_ROOT") or "").strip()
 STATIC_ROOT = Path(_static_root) if _static_root else None
 WHITENOISE_USE_FINDERS = STATIC_ROOT is None
-LOGIN_URL = "/admin/login/"
 
 # --- staff accounts and sessions ----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -194,6 +193,27 @@ AUTH_PASSWORD_VALIDATORS = [
 DRIP_STAFF_SESSION_IDLE_MIN = _number("DRIP_STAFF_SESSION_IDLE_MIN", "30")
 SESSION_COOKIE_AGE = int(DRIP_STAFF_SESSION_IDLE_MIN * 60)
 SESSION_SAVE_EVERY_REQUEST = True
+
+# --- staff pages (drip/staff; issue 11, h8) ---------------------------------------------------
+INSTALLED_APPS += ["django_otp", "django_otp.plugins.otp_totp", "drip.staff"]
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+    "django_otp.middleware.OTPMiddleware",
+)
+LOGIN_URL = "staff:sign-in"
+LOGIN_REDIRECT_URL = "staff:today"
+# Two-factor sign-in (TOTP): required in production, optional in development.
+DRIP_REQUIRE_2FA = _env("DRIP_REQUIRE_2FA", "1" if DRIP_ENV == "production" else "0") == "1"
+OTP_TOTP_ISSUER = _env("DRIP_CLINIC_NAME", "Sample Infusion Clinic")
+OTP_TOTP_THROTTLE_FACTOR = 0  # drip throttles wrong codes itself, with a message that says so
+# Failed sign-ins: after this many for one username from one address, each next try waits longer.
+DRIP_SIGN_IN_FREE_TRIES = 3
+DRIP_SIGN_IN_WAIT_S = 30  # doubles with each further failure, up to DRIP_SIGN_IN_MAX_WAIT_S
+DRIP_SIGN_IN_MAX_WAIT_S = 900
+# The clinic's own zone: preselected at enrollment, the zone of the Today page.
+DRIP_CLINIC_TIME_ZONE = _env("DRIP_CLINIC_TIME_ZONE", "America/New_York")
+DRIP_STAFF_PAGE_SIZE = 25
+# --- end staff pages --------------------------------------------------------------------------
 
 # --- HTTPS behind the proxy that DRIP_PUBLIC_BASE_URL implies (production) -----------------------
 if PRODUCTION:

@@ -1,7 +1,7 @@
-"""URL map: webhooks, unsubscribe, health, admin. (Staff pages come with their issue.)"""
+"""URL map: webhooks, unsubscribe, health, admin, and the staff pages (drip/staff) at the root."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from drip.webhooks import health, twilio, unsubscribe
 from drip.webhooks.inbound import twilio_inbound
@@ -12,4 +12,5 @@ urlpatterns = [
     path("u/<str:token>", unsubscribe.unsubscribe, name="unsubscribe"),
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("drip.staff.urls")),
 ]

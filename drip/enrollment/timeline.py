@@ -6,11 +6,11 @@ What was sent, what is next, what was skipped or failed and why. Read-only; used
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from drip.models import Enrollment
+from drip.models import Delivery, Enrollment
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,7 @@ class TimelineEntry:
     channel: str
     status: str
     why: str  # skip reason, or error code and text; "" when there is nothing to explain
+    delivery: Delivery | None = field(default=None, compare=False, repr=False)  # the row itself
 
     def __str__(self) -> str:
         why = f"  ({self.why})" if self.why else ""
@@ -37,6 +38,7 @@ def timeline(enrollment: Enrollment) -> list[TimelineEntry]:
             d.channel,
             d.status,
             d.skip_reason or " ".join(x for x in (d.error_code, d.error_text) if x),
+            d,
         )
         for d in rows
     ]

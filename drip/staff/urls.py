@@ -1,0 +1,34 @@
+"""The staff pages' URLs (mounted at the site root)."""
+
+from django.urls import path
+
+from drip.staff import changes, signin, views
+
+app_name = "staff"
+urlpatterns = [
+    path("", views.today, name="today"),
+    path("sign-in", signin.sign_in, name="sign-in"),
+    path("sign-out", signin.sign_out, name="sign-out"),
+    path("sign-in/password", signin.password, name="password"),
+    path("sign-in/code", signin.code, name="code"),
+    path("sign-in/code/set-up", signin.code_setup, name="code-setup"),
+    path("patients", views.patients, name="patients"),
+    path("patients/<int:patient_id>", views.patient, name="patient"),
+    path("patients/<int:patient_id>/messages/<int:delivery_id>", views.message, name="message"),
+    path(
+        "patients/<int:patient_id>/messages/<int:delivery_id>/resolve",
+        changes.resolve_message,
+        name="resolve",
+    ),
+    path("patients/<int:patient_id>/edit", changes.edit_contact, name="edit"),
+    path("patients/<int:patient_id>/consent", changes.consent, name="consent"),
+    path("enroll", views.enroll_page, name="enroll"),
+    path("series/<int:enrollment_id>/infusions/add", changes.add, name="add-infusion"),
+    path("series/<int:enrollment_id>/infusions/<int:number>/move", changes.move, name="move"),
+    path(
+        "series/<int:enrollment_id>/infusions/<int:number>/<str:action>",
+        changes.change,
+        name="infusion-change",
+    ),
+    path("series/<int:enrollment_id>/<str:action>", changes.change, name="series-change"),
+]
