@@ -48,8 +48,8 @@ class Outcome:
         return (
             f"[faults] {name:<32} due={self.due} sent={self.sent} duplicates={self.duplicates} "
             f"lost={self.lost} | SMS lost={self.sms_lost} unsettled={self.sms_unsettled} "
-            f"(stranded: {self.found_by_lookup} Twilio had, to be found by lookup, "
-            f"{self.sent_again} it had not, to send again) | emails left sending, listed for "
+            f"(stranded {self.found_by_lookup + self.sent_again}: Twilio had {self.found_by_lookup}, "
+            f"had not {self.sent_again}) | emails left sending, listed for "
             f"staff={self.emails_listed} "
             f"in {self.seconds:.1f} s"
         )
