@@ -36,7 +36,8 @@ class Outcome:
     due: int
     sent: int
     duplicates: int
-    lost: int
+    lost: int  # deliveries no provider received
+    lost_not_sending: int  # of those, rows not left 'sending' (marked sent, failed, ...): no excuse
     sms_lost: int
     sms_unsettled: int
     emails_listed: int
@@ -47,7 +48,7 @@ class Outcome:
     def line(self, name: str) -> str:
         return (
             f"[faults] {name:<32} due={self.due} sent={self.sent} duplicates={self.duplicates} "
-            f"lost={self.lost} | SMS lost={self.sms_lost} unsettled={self.sms_unsettled} "
+            f"lost={self.lost} (not left sending: {self.lost_not_sending}) | SMS lost={self.sms_lost} unsettled={self.sms_unsettled} "
             f"(stranded {self.found_by_lookup + self.sent_again}: Twilio had {self.found_by_lookup}, "
             f"had not {self.sent_again}) | emails left sending, listed for "
             f"staff={self.emails_listed} "
@@ -225,12 +226,15 @@ def count_outcome(cluster: Cluster, count: int, stranded: Stranded, seconds: flo
     }
     got = {pk for pk in sms} | {domain_ids[m] for m in mail if m in domain_ids}
     duplicates = sum(n - 1 for n in sms.values()) + sum(n - 1 for n in mail.values())
+    lost = {pk for pk, _ in rows} - got
+    still_sending = set(Delivery.objects.filter(status="sending").values_list("pk", flat=True))
     after_lease = datetime.now(UTC) + timedelta(seconds=SENDING_LEASE_S)
     return Outcome(
         due=count,
         sent=len(got),
         duplicates=duplicates,
-        lost=count - len(got),
+        lost=len(lost),
+        lost_not_sending=len(lost - still_sending),
         sms_lost=len(sms_ids - got),
         sms_unsettled=Delivery.objects.filter(
             channel="sms", status__in=("scheduled", "queued", "sending")
