@@ -7,8 +7,18 @@ import sys
 
 def main() -> None:
     name = sys.argv[1] if len(sys.argv) > 1 else "throughput"
-    args = [int(a) for a in sys.argv[2:]]
-    benches = ("throughput", "dispatch", "enroll", "scaling", "memory", "visibility", "claim")
+    benches = (
+        "throughput",
+        "dispatch",
+        "enroll",
+        "scaling",
+        "memory",
+        "visibility",
+        "claim",
+        "inbound",
+    )
+    # inbound takes flags (--seconds, --rate, --web-workers); the others take counts.
+    args = sys.argv[2:] if name == "inbound" else [int(a) for a in sys.argv[2:]]
     if name not in benches:
         raise SystemExit(f"unknown benchmark {name!r}; have: {', '.join(benches)}")
     run = __import__(f"bench.{name}", fromlist=["run"]).run

@@ -1,4 +1,4 @@
-"""Print every fault scenario's line (due, sent, duplicates, lost, unsettled) at the end of the run."""
+"""Print every fault scenario's line (due, sent, duplicates, lost, SMS lost, emails listed) at the end of the run."""
 
 from __future__ import annotations
 
