@@ -59,6 +59,7 @@ class Row:
     sent_at: datetime | None
     enrollment_status: str
     schedule_version_id: int
+    series_size: int | None  # the enrollment's own; None: the schedule's
     patient: Recipient
     # The series' infusions as the claim read them (under the enrollment lock): the sender
     # compares them again when a row comes back unsent (see sender._replan_changed).
@@ -86,6 +87,7 @@ _RECIPIENT_FIELDS = [f.name for f in _fields(Recipient)]
 _ENROLLMENT_COLUMNS = {
     "enrollment_status": "e.status",
     "schedule_version_id": "e.schedule_version_id",
+    "series_size": "e.series_size",
 }
 _DELIVERY = ", ".join(
     f"{_ENROLLMENT_COLUMNS[name]} AS {name}" if name in _ENROLLMENT_COLUMNS else f"d.{name}"

@@ -310,7 +310,7 @@ def _prepare(row: Row, infusions: dict[int, InfusionState], now: datetime) -> _G
     context = build_context(
         first_name=patient.first_name,
         clinic=settings.DRIP_CLINIC,
-        series_size=catalog.schedule_of(version).infusions,
+        series_size=row.series_size or catalog.schedule_of(version).infusions,
         infusion_number=number,
         infusion_local_start=infusion.starts_at.astimezone(ZoneInfo(patient.time_zone))
         if infusion

@@ -309,7 +309,7 @@ def message(request: HttpRequest, patient_id: int, delivery_id: int) -> HttpResp
     context = build_context(
         first_name=person.first_name,
         clinic=settings.DRIP_CLINIC,
-        series_size=catalog.schedule_of(version).infusions,
+        series_size=d.enrollment.series_size or catalog.schedule_of(version).infusions,
         infusion_number=number,
         infusion_local_start=infusion.starts_at.astimezone(ZoneInfo(person.time_zone))
         if infusion

@@ -9,9 +9,15 @@ import pytest
 
 from drip.delivery.dispatch import claim_due
 from drip.delivery.sender import send_deliveries
-from drip.enrollment.service import end, mark_infusion, pause, record_opt_out
+from drip.enrollment.service import end, mark_infusion, pause, record_opt_out, set_series_size
 from drip.models import Delivery, Patient
-from tests.support.factories import enroll_patient
+from tests.support.factories import (
+    TEST_MESSAGES,
+    enroll_patient,
+    mwf_infusions,
+    next_monday_10am,
+    publish_test_schedule,
+)
 from tests.support.smtp_server import NO_SUCH_USER, TRY_LATER
 
 pytestmark = pytest.mark.django_db
@@ -388,3 +394,21 @@ def test_the_batch_ends_even_when_the_event_loop_itself_is_stuck(now, smtp_email
     assert row.status == S.SCHEDULED  # not stranded in 'sending', nor recorded as sent late
     assert (row.error_code, row.error_text) == ("timeout", "no answer within 0.2 s")
     assert report.retried == 1
+
+
+def test_a_message_names_the_series_size_staff_set_not_the_schedules(
+    now, send, twilio_server, smtp_server
+):
+    sized = {
+        **TEST_MESSAGES,
+        "hello": {
+            **TEST_MESSAGES["hello"],
+            "sms_text": "{{ clinic_name }}: {{ series_size }} visits",
+        },
+    }
+    publish_test_schedule(messages=sized)
+    e = enroll_patient(now, mwf_infusions(next_monday_10am(now), count=3))
+    set_series_size(e, 4, now=now, actor="staff")
+    send(now)
+    (got,) = twilio_server.received
+    assert got.form["Body"] == "Sample Infusion Clinic: 4 visits"  # the schedule says 6
