@@ -22,7 +22,7 @@ import re
 import ssl
 from email.policy import Compat32
 from email.utils import parseaddr
-from typing import Any
+from typing import Any, cast
 
 import aiosmtplib
 from django.core.mail import EmailMultiAlternatives
@@ -60,7 +60,7 @@ class FastFoldingPolicy(Compat32):
             and value == value.strip()
         ):
             return f"{name}: {value}{self.linesep}".encode("ascii")
-        return super().fold_binary(name, value)  # type: ignore[no-any-return]
+        return super().fold_binary(name, value)
 
 
 FAST_FOLDING = FastFoldingPolicy()
@@ -98,7 +98,11 @@ def build_email_message(
     # The addresses as (name, address) pairs: the SMTP envelope takes the bare addresses from
     # them, no second RFC 5322 parse; the From/To headers carry the text as given.
     mail = DripEmailMessage(
-        message.subject, message.text, _pair(from_email), [_pair(message.to)], headers=headers
+        message.subject,
+        message.text,
+        _pair(from_email),  # type: ignore[arg-type]  # Django takes pairs (sanitize_address); its stubs say str
+        [_pair(message.to)],  # type: ignore[list-item]  # as above
+        headers=headers,
     )
     mail.attach_alternative(message.html, "text/html")
     return mail
@@ -109,6 +113,14 @@ def _pair(address: str) -> tuple[str, str]:
     if "@" not in addr:
         raise ValueError("not an email address")  # the address is not repeated: it is personal data
     return name, addr
+
+
+def _envelope(mail: EmailMultiAlternatives) -> tuple[str, list[str]]:
+    """The bare sender and recipient addresses of the (name, address) pairs
+    ``build_email_message`` gave Django (its stubs type them as strings)."""
+    sender = cast(tuple[str, str], mail.from_email)
+    recipients = cast(list[tuple[str, str]], mail.to)
+    return sender[1], [address for _, address in recipients]
 
 
 class SmtpEmail:
@@ -161,10 +173,7 @@ class SmtpEmail:
             message, from_email=self.from_email, domain=self.domain, reply_to=self.reply_to
         )
         raw = mail.message().as_bytes(linesep="\r\n")
-        envelope = (
-            mail.from_email[1],
-            [address for _, address in mail.to],
-        )  # (name, address) pairs
+        envelope = _envelope(mail)
         connection = None
         try:
             connection, reused = await self._take()

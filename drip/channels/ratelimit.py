@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime
+from typing import Any
 
 import redis
 
 from drip.channels import io_loop
+from drip.channels.base import Receipt
 from drip.errors import TransientDeliveryError
 
 _RESERVE = """
@@ -47,13 +50,15 @@ class RedisRateLimiter:
 
 
 class RateLimited:
-    """Wraps a channel: every send first takes a slot from the shared limiter."""
+    """Wraps a channel: every send first takes a slot from the shared limiter.
 
-    def __init__(self, channel, limiter: RedisRateLimiter) -> None:  # type: ignore[no-untyped-def]
+    SMS or email alike (``Any``): ``drip.channels`` hands it back as the channel it wraps."""
+
+    def __init__(self, channel: Any, limiter: RedisRateLimiter) -> None:
         self._channel = channel
         self._limiter = limiter
 
-    async def deliver(self, message):  # type: ignore[no-untyped-def]
+    async def deliver(self, message: Any) -> Receipt:
         try:
             wait_s = self._limiter.reserve()  # one Redis round trip, on the loop
         except (
@@ -61,13 +66,15 @@ class RateLimited:
         ) as error:  # the limiter's store is down: try later, never unthrottled
             raise TransientDeliveryError("rate-limiter", type(error).__name__) from None
         await asyncio.sleep(wait_s)  # other sends go on meanwhile
-        return await self._channel.deliver(message)
+        receipt: Receipt = await self._channel.deliver(message)
+        return receipt
 
-    def send(self, message):  # type: ignore[no-untyped-def]
+    def send(self, message: Any) -> Receipt:
         return io_loop.run(self.deliver(message))
 
-    async def find_accepted(self, message, *, since):  # type: ignore[no-untyped-def]
-        return await self._channel.find_accepted(message, since=since)  # a read: no send slot
+    async def find_accepted(self, message: Any, *, since: datetime) -> Receipt | None:
+        taken: Receipt | None = await self._channel.find_accepted(message, since=since)
+        return taken  # a read: no send slot
 
     def close(self) -> None:
         close = getattr(self._channel, "close", None)

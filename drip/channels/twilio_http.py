@@ -14,9 +14,13 @@ import base64
 import json
 import logging
 from urllib.parse import urlsplit
-from urllib.request import getproxies_environment, proxy_bypass_environment
+from urllib.request import (  # type: ignore[attr-defined]  # in the stdlib, not in typeshed
+    getproxies_environment,
+    proxy_bypass_environment,
+)
 
 import aiohttp
+from aiohttp.typedefs import Query
 from twilio.http import AsyncHttpClient
 from twilio.http.response import Response
 
@@ -25,7 +29,7 @@ from drip.channels import io_loop
 _JSON_TYPES = ("application/json", "application/scim+json")
 
 
-class AiohttpClient(AsyncHttpClient):
+class AiohttpClient(AsyncHttpClient):  # type: ignore[misc]  # twilio ships no types
     """Made anywhere; its session is opened on first use, inside the running event loop."""
 
     def __init__(self, *, timeout: float, api_url: str) -> None:
@@ -38,7 +42,7 @@ class AiohttpClient(AsyncHttpClient):
         self,
         method: str,
         url: str,
-        params: dict[str, object] | None = None,  # type: ignore[override]
+        params: Query = None,  # the SDK's query parameters, as aiohttp takes them
         data: dict[str, object] | None = None,
         headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,

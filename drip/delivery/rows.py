@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import MISSING, Field, dataclass, fields
 from datetime import UTC, datetime
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -178,6 +178,7 @@ def infusions_of(enrollment_ids: set[int]) -> dict[int, dict[int, InfusionState]
     if not found:
         return found
     ids = list(found)
+    params: list[Any]  # the SQL parameters: the ids, or the ids as one array
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             where, params = "enrollment_id = ANY(%s)", [ids]
@@ -188,7 +189,8 @@ def infusions_of(enrollment_ids: set[int]) -> dict[int, dict[int, InfusionState]
             params,
         )
         for enrollment_id, number, starts_at, status in cursor.fetchall():
-            found[enrollment_id][number] = InfusionState(number, _aware(starts_at), status)
+            starts = cast(datetime, _aware(starts_at))  # starts_at is NOT NULL
+            found[enrollment_id][number] = InfusionState(number, starts, status)
     return found
 
 
@@ -211,6 +213,7 @@ def sends_since(patient_ids: set[int], since: datetime) -> dict[int, list[tuple[
     if not found:
         return found
     ids = list(found)
+    params: list[Any]  # the SQL parameters: ids and a time
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             where, params = "e.patient_id = ANY(%s)", [ids, since]
@@ -222,7 +225,8 @@ def sends_since(patient_ids: set[int], since: datetime) -> dict[int, list[tuple[
             params,
         )
         for patient_id, channel, sent_at in cursor.fetchall():
-            found[patient_id].append((channel, _aware(sent_at)))
+            sent = cast(datetime, _aware(sent_at))  # not NULL: the WHERE compares it
+            found[patient_id].append((channel, sent))
     return found
 
 
@@ -313,7 +317,7 @@ def _aware(value: datetime | str | None) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed is not None else None
 
 
-def _db_time(value: datetime | None) -> object:
+def _db_time(value: datetime | None) -> datetime | str | None:
     return (
         connection.ops.adapt_datetimefield_value(value)
         if connection.vendor != "postgresql"

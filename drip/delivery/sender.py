@@ -230,7 +230,8 @@ def _still_allowed(started: list[_Go], report: BatchReport) -> list[_Go]:
     if not started:
         return started
     out = delivery_rows.opted_out({go.row.patient.id for go in started})
-    stopped, allowed = [], []
+    stopped: list[_Go] = []
+    allowed: list[_Go] = []
     for go in started:
         (stopped if go.row.channel in out.get(go.row.patient.id, ()) else allowed).append(go)
     for go in stopped:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Field
 
 from drip.errors import EnrollmentError
 from drip.models import ConsentRecord, Patient
@@ -88,7 +89,8 @@ def clean_name(field: str, text: str) -> str:
 
 
 def _check_length(field: str, text: str) -> None:
-    limit = Patient._meta.get_field(field).max_length
+    column = Patient._meta.get_field(field)
+    limit = column.max_length if isinstance(column, Field) else None  # a relation has no length
     if limit is not None and len(text) > limit:
         raise EnrollmentError(field, f"is {len(text):,} characters; at most {limit} fit")
 

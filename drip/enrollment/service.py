@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -315,7 +316,9 @@ def end(enrollment: Enrollment, *, now: datetime, actor: str) -> None:
     _set_status(enrollment, E.ENDED, AuditEvent.Event.ENDED, now, actor)
 
 
-def _set_status(enrollment: Enrollment, status: str, event: str, now: datetime, actor: str) -> None:
+def _set_status(
+    enrollment: Enrollment, status: Enrollment.Status, event: str, now: datetime, actor: str
+) -> None:
     with transaction.atomic():
         current = Enrollment.objects.select_for_update().get(pk=enrollment.pk).status
         if current == status:
@@ -429,7 +432,8 @@ def replan_series(enrollment_ids: Iterable[int], *, now: datetime) -> None:
 def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
     if row.attempts and fields["status"] == S.SCHEDULED:
         # Waiting to retry after a transient error: replanning must not skip the backoff.
-        fields = {**fields, "due_at": max(fields["due_at"], row.due_at)}
+        planned_at = cast(datetime, fields["due_at"])  # a scheduled row's plan has a time
+        fields = {**fields, "due_at": max(planned_at, row.due_at)}
     # A queued row is a scheduled row the dispatcher has handed on: the same plan.
     status = S.SCHEDULED if row.status == S.QUEUED else row.status
     same = status == fields["status"] and all(

@@ -264,7 +264,7 @@ def edit_contact(request: HttpRequest, patient_id: int) -> HttpResponse:
             messages.error(request, CONFLICT.replace("this series", "these details"))
             return redirect("staff:patient", person.pk)
         else:
-            names = ", ".join(ContactForm.base_fields[f].label.lower() for f in changed)
+            names = ", ".join(str(ContactForm.base_fields[f].label).lower() for f in changed)
             said = (
                 f"Saved: {names} changed. Pending messages follow."
                 if changed

@@ -4,13 +4,14 @@ service decides whether it is valid (one validator) and its EnrollmentError land
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 from zoneinfo import available_timezones
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, QueryDict
+from django.utils.functional import Promise
 
 from drip.errors import EnrollmentError
 
@@ -78,7 +79,7 @@ class EnrollForm(forms.Form):
 
     def __init__(self, *args: Any, schedules: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["schedule"].choices = schedules
+        cast(forms.ChoiceField, self.fields["schedule"]).choices = schedules
         for n in range(1, MAX_INFUSIONS + 1):
             self.fields[f"infusion_{n}"] = forms.DateTimeField(
                 label=f"Infusion {n}" + ("" if n == 1 else " (if booked)"),
@@ -107,10 +108,10 @@ class EnrollForm(forms.Form):
         self.add_error(field, sentence(error, self.fields[field].label if field else ""))
 
 
-def sentence(error: EnrollmentError, label: str) -> str:
+def sentence(error: EnrollmentError, label: str | Promise | None) -> str:
     """The service's "field: is required" as a sentence: "First name is required"."""
     message = str(error).split(": ", 1)[-1]
-    subject = label.replace(" (if booked)", "")
+    subject = str(label or "").replace(" (if booked)", "")  # a field's label: text, lazy or None
     if subject and message.startswith("is "):
         return f"{subject} {message}"
     return message[:1].upper() + message[1:]

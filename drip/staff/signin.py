@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+from typing import cast
 
 import segno
 from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import SetPasswordForm
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -56,11 +58,12 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 @login_required
 def password(request: HttpRequest) -> HttpResponse:
     """First sign-in: choose a new password (the one an admin gave out is not kept)."""
-    form = SetPasswordForm(request.user, posted(request))
+    user = cast(User, request.user)  # @login_required: a signed-in person, not AnonymousUser
+    form = SetPasswordForm(user, posted(request))
     if request.method == "POST" and form.is_valid():
         form.save()
         update_session_auth_hash(request, form.user)
-        StaffAccount.objects.filter(user=request.user).update(must_change_password=False)
+        StaffAccount.objects.filter(user=user).update(must_change_password=False)
         return redirect(access.next_step(request) or "staff:today")
     return render(request, "staff/password.html", {"form": form})
 

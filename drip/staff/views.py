@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, TypedDict
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -35,6 +37,9 @@ from drip.models import (
 from drip.staff import series, words
 from drip.staff.access import staff_required
 from drip.staff.forms import MAX_INFUSIONS, EnrollForm, clinic_zone, posted, zone_names
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations  # types only: a test dependency
 
 D = Delivery.Status
 
@@ -171,7 +176,18 @@ def _this_week() -> tuple[datetime, datetime]:
     return monday, monday + timedelta(days=7)
 
 
-def _annotated(found: QuerySet[Patient]) -> QuerySet[Patient]:
+class _Summary(TypedDict):
+    """What ``_annotated`` adds to each patient (None: no series, or nothing to come)."""
+
+    series_status: str | None
+    version_id: int | None
+    series_size: int | None
+    next_infusion: datetime | None
+    infusions_done: int | None
+    next_message: datetime | None
+
+
+def _annotated(found: QuerySet[Patient]) -> QuerySet[WithAnnotations[Patient, _Summary]]:
     """Latest enrollment's status, next infusion, infusions done, next message: one query."""
     now = _now()
     latest = Enrollment.objects.filter(patient=OuterRef("pk")).order_by("-enrolled_at", "-pk")
@@ -200,15 +216,17 @@ def _annotated(found: QuerySet[Patient]) -> QuerySet[Patient]:
     )
 
 
-def _patient_row(p: Patient) -> dict[str, object]:
+def _patient_row(p: WithAnnotations[Patient, _Summary]) -> dict[str, object]:
     default = (
         catalog.schedule_of(catalog.version_by_id(p.version_id)).infusions if p.version_id else 0
     )
     size = p.series_size or default
-    when = lambda t: words.local_time(t, p.time_zone) if t else "—"  # noqa: E731
+    when: Callable[[datetime | None], str] = lambda t: (  # noqa: E731
+        words.local_time(t, p.time_zone) if t else "—"
+    )
     return {
         "patient": p,
-        "status": dict(Enrollment.Status.choices).get(p.series_status, "Not enrolled"),
+        "status": dict(Enrollment.Status.choices).get(p.series_status or "", "Not enrolled"),
         "next_infusion": when(p.next_infusion),
         "progress": f"{p.infusions_done or 0} of {size}" if size else "—",
         "next_message": when(p.next_message),
@@ -256,7 +274,7 @@ def _series_view(enrollment: Enrollment, now: datetime) -> dict[str, object]:
 def _consent(person: Patient) -> list[dict[str, object]]:
     """Per channel: the current state in words and the history, newest first."""
     history = list(ConsentRecord.objects.filter(patient=person).order_by("-recorded_at", "-pk"))
-    result = []
+    result: list[dict[str, object]] = []
     for channel, label in (("sms", "Texts"), ("email", "Email")):
         records = [r for r in history if r.channel == channel]
         result.append(

@@ -73,7 +73,7 @@ def _delivery_id(text: str) -> int | None:
     return value if 0 < value <= _MAX_ID else None
 
 
-def _apply_status(delivery_id: int, status: str, sid: str, error_code: str) -> None:
+def _apply_status(delivery_id: int, status: Delivery.Status, sid: str, error_code: str) -> None:
     now = timezone.now()
     fields: dict[str, object] = {"status": status, "error_code": "", "error_text": ""}
     if status == S.DELIVERED:
