@@ -34,6 +34,7 @@ log = logging.getLogger("drip.inbound.replies")
 R = StaffReply.Status
 MAX_ATTEMPTS = 8
 MAX_CHARS = 1600  # Twilio's limit for one message body
+CLOCK_SLACK = timedelta(minutes=5)  # Twilio's clock against ours, when looking a reply up
 
 
 class ReplyRefused(DripError):
@@ -96,7 +97,7 @@ def _check(patient: Patient, text: str) -> None:
 def reply_window() -> SendWindow:
     """The hours (patient's zone) a staff reply may go out; outside them it waits."""
     start, end = settings.DRIP_STAFF_REPLY_HOURS
-    return SendWindow(time(start), time(end))
+    return SendWindow(time(start), time(end) if end < 24 else time.max)  # 24: till midnight
 
 
 def _next_allowed(now: datetime, zone: str) -> datetime:
@@ -148,7 +149,8 @@ def _earlier_copy(reply: StaffReply, message: OutgoingSms, sms: SmsChannel) -> R
     """On any try after the first, the copy Twilio may already hold (its answer was lost)."""
     if reply.attempts <= 1:
         return None
-    return io_loop.run(sms.find_accepted(message, since=reply.created_at))
+    since = reply.created_at - CLOCK_SLACK
+    return io_loop.run(sms.find_accepted(message, since=since))
 
 
 def _failed(reply: StaffReply, error: DeliveryError, now: datetime) -> None:

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Case, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -29,26 +29,24 @@ def banner(request: HttpRequest) -> dict[str, Any]:
     and the inbox's unread count. Only for people past staff_required's checks."""
     if not getattr(request, "drip_staff_member", False):
         return {}
-    return {
-        "open_alerts": SimpleLazyObject(_open_alerts),
-        "inbox_unread": SimpleLazyObject(_inbox_unread),
-    }
+    return {"waiting": SimpleLazyObject(_waiting)}
 
 
-def _open_alerts() -> list[Alert]:
+def _waiting() -> dict[str, Any]:
+    """``open_alerts``: the newest BANNER_MAX + 1 not acknowledged; ``inbox_unread``: a count."""
     found = Alert.objects.filter(acknowledged_at__isnull=True).select_related("patient")
-    return list(found.order_by("-created_at")[: BANNER_MAX + 1])
-
-
-def _inbox_unread() -> int:
-    return InboundMessage.objects.filter(status=InboundMessage.Status.UNREAD).count()
+    return {
+        "open_alerts": list(found.order_by("-created_at")[: BANNER_MAX + 1]),
+        "inbox_unread": InboundMessage.objects.filter(status=InboundMessage.Status.UNREAD).count(),
+    }
 
 
 @staff_required
 def alert_list(request: HttpRequest) -> HttpResponse:
     """Every alert, the ones not yet acknowledged first, newest first; 25 a page."""
+    unacknowledged_first = Case(When(acknowledged_at__isnull=True, then=0), default=1)
     alerts = Alert.objects.select_related("patient").order_by(
-        Q(acknowledged_at__isnull=False), "-created_at", "-pk"
+        unacknowledged_first, "-created_at", "-pk"
     )
     page = Paginator(alerts, settings.DRIP_STAFF_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [
