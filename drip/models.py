@@ -348,6 +348,13 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [  # the banner on every staff page asks for these
+            models.Index(
+                fields=["created_at"],
+                condition=Q(acknowledged_at__isnull=True),
+                name="alert_unacknowledged",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Alert #{self.pk}"
@@ -385,3 +392,48 @@ class AlertNotice(models.Model):
 
     def __str__(self) -> str:
         return f"AlertNotice #{self.pk} {self.channel} {self.status}"
+
+
+class StaffReply(models.Model):
+    """A text a staff member wrote to a patient from the inbox: an outbox row. ``form_key``
+    (one per reply form shown) makes a double-clicked Send one row; the send is claimed
+    pending -> sending by compare-and-set, so two workers never both send it, and a retry looks
+    in Twilio's message list first, so an answer lost in a timeout is not sent twice."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to send"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        REFUSED = "refused", "Not sent: the patient opted out"
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="staff_replies")
+    inbound = models.ForeignKey(
+        InboundMessage,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="staff_replies",
+    )
+    form_key = models.CharField(max_length=40, unique=True)
+    to_phone = models.CharField(max_length=20)
+    body = models.TextField()
+    written_by = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+    due_at = models.DateTimeField()  # the next hour the patient may be texted
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_id = models.CharField(max_length=200, blank=True)
+    error_code = models.CharField(max_length=30, blank=True)
+    error_text = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            models.Index(fields=["patient", "created_at"]),
+        ]
+
+    def __str__(self) -> str:  # no body, no number
+        return f"StaffReply #{self.pk} {self.status}"

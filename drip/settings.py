@@ -148,6 +148,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "drip.staff.alerts.banner",
             ]
         },
     }
@@ -278,6 +279,12 @@ DRIP_AUTO_REPLY = _env(
 )
 # Alert notices left 'sending' this long (a worker died mid-call) are tried again.
 DRIP_ALERT_LEASE_S = _number("DRIP_ALERT_LEASE_S", "120")
+# Local hours (patient's zone, [start, end)) a staff reply from the inbox may go out; a reply
+# written outside them waits for the next opening (TCPA quiet hours are 9 PM to 8 AM).
+DRIP_STAFF_REPLY_HOURS = (
+    int(_number("DRIP_STAFF_REPLY_START_HOUR", "8", int)),
+    int(_number("DRIP_STAFF_REPLY_END_HOUR", "21", int)),
+)
 
 # --- delivery engine -------------------------------------------------------------------------
 DRIP_CHANNELS = _choice("DRIP_CHANNELS", "outbox", ("outbox", "live"))  # live: Twilio + SMTP

@@ -20,12 +20,15 @@ def dispatch_due(as_of: str | None = None) -> int:
     """Claim every due delivery and enqueue sends, DRIP_SEND_BATCH ids per task."""
     from drip.delivery.dispatch import claim_due, recover_stale, settle_stranded_sms
     from drip.inbound.alerts import alert_ids_due
+    from drip.inbound.replies import reply_ids_due
 
     now = _now(as_of)
     recover_stale(now, lease_s=settings.DRIP_QUEUED_LEASE_S)
     settle_stranded_sms(now, lease_s=settings.DRIP_SENDING_LEASE_S)
     for alert_id in alert_ids_due(now):  # alerts whose first enqueue failed (broker down)
         send_alert.delay(alert_id, as_of)
+    for reply_id in reply_ids_due(now):  # staff replies held for the morning, or not enqueued
+        send_staff_reply.delay(reply_id, as_of)
     total = 0
     while ids := claim_due(now, limit=settings.DRIP_CLAIM_BATCH):
         for start in range(0, len(ids), settings.DRIP_SEND_BATCH):
@@ -56,3 +59,13 @@ def send_alert(alert_id: int, as_of: str | None = None) -> int:
 
     sms, email = build_channels()
     return send_notices(alert_id, now=_now(as_of), sms=sms, email=email)
+
+
+@app.task(name="drip.send_staff_reply")
+def send_staff_reply(reply_id: int, as_of: str | None = None) -> bool:
+    """Send one staff reply from the inbox (claimed by compare-and-set: safe twice)."""
+    from drip.channels import build_channels
+    from drip.inbound.replies import send_reply
+
+    sms, _ = build_channels()
+    return send_reply(reply_id, now=_now(as_of), sms=sms)

@@ -65,6 +65,7 @@ def staff_required(view: View) -> View:
             return redirect(step)
         if not is_staff_member(request.user):
             raise PermissionDenied("this page is for clinic staff")
+        request.drip_staff_member = True  # type: ignore[attr-defined]  # the alert band may show
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -15,7 +15,7 @@ from django.db import transaction
 
 from drip.enrollment.timeline import timeline
 from drip.models import Delivery, Enrollment, Infusion, Patient
-from drip.staff import words
+from drip.staff import conversation, words
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,8 @@ class Row:
     infusion_number: int | None = None
     infusion_status: str = ""
     started: bool = False  # an infusion whose time has come (only then can it be marked done)
+    text: str = ""  # a text the patient sent or we answered (kind "said")
+    link: str = ""  # its inbox item or alert page
 
 
 def step_title(step_key: str) -> str:
@@ -44,6 +46,7 @@ def rows(enrollment: Enrollment, infusions: Iterable[Infusion], now: datetime) -
     zone = enrollment.patient.time_zone
     timed = [(i.starts_at, 0, _infusion_row(i, zone, i.starts_at <= now)) for i in infusions]
     timed += [(e.local_due, 1, _message_row(e.delivery, zone)) for e in timeline(enrollment)]
+    timed += [(said.at, 1, _said_row(said, zone)) for said in conversation.for_series(enrollment)]
     timed.append((now, 2, Row("now", words.local_time(now, zone), "Now", "")))
     return [row for _, _, row in sorted(timed, key=lambda t: (t[0], t[1]))]
 
@@ -58,6 +61,13 @@ def _infusion_row(infusion: Infusion, zone: str, started: bool) -> Row:
         infusion_status=infusion.status,
         started=started,
     )
+
+
+def _said_row(said: conversation.Said, zone: str) -> Row:
+    """A text from or to the patient, or a crisis alert, on the timeline."""
+    channel = {"inbound": "Text in", "alert": "Alert"}.get(said.kind, "Text out")
+    return Row("said", words.local_time(said.at, zone), said.who, said.status, channel=channel,
+               text=said.text, link=said.link)  # fmt: skip
 
 
 def _message_row(d: Delivery | None, zone: str) -> Row:

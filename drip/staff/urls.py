@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from drip.staff import changes, signin, views
+from drip.staff import alerts, changes, inbox, signin, views
 
 app_name = "staff"
 urlpatterns = [
@@ -31,4 +31,13 @@ urlpatterns = [
         name="infusion-change",
     ),
     path("series/<int:enrollment_id>/<str:action>", changes.change, name="series-change"),
+    path("inbox", inbox.inbox, name="inbox"),
+    path("inbox/<int:inbound_id>", inbox.message, name="inbox-message"),
+    path("inbox/<int:inbound_id>/reply", inbox.reply, name="inbox-reply"),
+    path("inbox/<int:inbound_id>/handle", inbox.handle, name="inbox-handle"),
+    path("inbox/<int:inbound_id>/assign", inbox.assign, name="inbox-assign"),
+    path("alerts", alerts.alert_list, name="alerts"),
+    path("alerts/<int:alert_id>", alerts.alert_page, name="alert"),
+    path("alerts/<int:alert_id>/acknowledge", alerts.acknowledge, name="acknowledge"),
+    path("staff/alerts/<int:alert_id>", alerts.notice_link, name="alert-notice-link"),
 ]

@@ -75,6 +75,14 @@ EVENT = {
     "message_sent_again": "Sent a failed message again",
     "unsettled_marked_sent": "Recorded an unsettled message as sent",
     "unsettled_sent_again": "Sent an unsettled message again",
+    "alert_acknowledged": "Acknowledged a crisis alert",
+    "inbox_handled": "Marked a reply handled",
+    "inbox_reopened": "Marked a reply unread again",
+    "inbox_assigned": "Assigned a reply",
+    "sms_reply_written": "Wrote a text reply",
+    "sms_reply_sent": "Text reply sent",
+    "sms_reply_failed": "Text reply failed",
+    "sms_reply_refused": "Text reply not sent: the patient opted out",
 }
 
 
