@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from celery import Celery
 from celery.signals import task_prerun
@@ -73,3 +74,19 @@ def _filesystem_broker_folders(folder: Path) -> dict[str, object]:
 @app.on_after_configure.connect
 def _setup(sender: Celery, **_: object) -> None:
     _configure()
+
+
+def enqueue_now(task: Any, *args: object) -> bool:
+    """Hand ``task(*args)`` to the broker at once, or give up at once and say so (False).
+
+    For work whose rows are already safe in the database and that the dispatcher tick picks up
+    anyway (crisis alerts, staff replies): a web request must not wait on a broker that is down
+    (kombu would retry for seconds)."""
+    options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
+    try:
+        with app.connection_for_write(transport_options=options) as connection:
+            # `connection` is a documented apply_async option that celery-types leaves out.
+            task.apply_async(args, retry=False, connection=connection)
+    except Exception:  # any broker failure: the caller's rows wait for the tick
+        return False
+    return True

@@ -105,7 +105,7 @@ def notice_link(request: HttpRequest, alert_id: int) -> HttpResponse:
 
 
 def _zone(alert: Alert) -> str:
-    return alert.patient.time_zone if alert.patient_id else clinic_zone()
+    return alert.patient.time_zone if alert.patient is not None else clinic_zone()
 
 
 def _status(alert: Alert) -> str:

@@ -131,7 +131,8 @@ def for_series(enrollment: Enrollment) -> list[Said]:
     if cached is None:
         starts = sorted(patient.enrollments.values_list("enrolled_at", flat=True))
         said = conversation(patient_id=patient.pk, zone=patient.time_zone)
-        cached = patient._drip_conversation = (starts, said)
+        cached = (starts, said)
+        setattr(patient, "_drip_conversation", cached)  # noqa: B010  (a per-request memo)
     starts, said = cached
     later = [t for t in starts if t > enrollment.enrolled_at]
     since = enrollment.enrolled_at if starts and starts[0] < enrollment.enrolled_at else None

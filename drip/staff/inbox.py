@@ -202,14 +202,10 @@ def _written_words(r: StaffReply) -> str:
 
 def _enqueue(reply_id: int) -> None:
     """Hand the reply to a worker; with the broker down the dispatcher tick sends it instead."""
-    from drip.celery import app
+    from drip.celery import enqueue_now
     from drip.tasks import send_staff_reply
 
-    options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
-    try:
-        with app.connection_for_write(transport_options=options) as connection:
-            send_staff_reply.apply_async((reply_id,), retry=False, connection=connection)
-    except Exception:  # any broker failure: the row is safe in the database
+    if not enqueue_now(send_staff_reply, reply_id):
         log.warning("reply.enqueue_failed reply_id=%s", reply_id)
 
 

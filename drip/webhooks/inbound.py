@@ -48,16 +48,10 @@ def twilio_inbound(request: HttpRequest) -> HttpResponse:
 
 
 def _enqueue_alert(alert_id: int) -> None:
-    from drip.celery import app
+    from drip.celery import enqueue_now
     from drip.tasks import send_alert
 
-    # One connection that does not retry (kombu's default retries a refused connection for
-    # seconds): the patient's answer must not wait for a broker that is down.
-    options = {**(app.conf.broker_transport_options or {}), "max_retries": 0}
-    try:
-        with app.connection_for_write(transport_options=options) as connection:
-            send_alert.apply_async(  # type: ignore[call-arg]  # a documented option celery-types lacks
-                (alert_id,), retry=False, connection=connection
-            )
-    except Exception:  # any broker failure: the notice rows are safe in the database
+    # The patient's answer must not wait for a broker that is down: the notice rows are safe in
+    # the database and the dispatcher tick sends them.
+    if not enqueue_now(send_alert, alert_id):
         log.warning("alert.enqueue_failed alert_id=%s", alert_id)
