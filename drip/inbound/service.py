@@ -137,8 +137,10 @@ def _auto_reply(inbound: InboundMessage, now: datetime) -> tuple[str, str]:
 
 
 def _clinic() -> dict[str, str]:
+    """The clinic as a text names it: the SMS name, which keeps the drug off a lock screen."""
     return {
-        "clinic_name": settings.DRIP_CLINIC["clinic_name"],
+        "clinic_name": settings.DRIP_CLINIC.get("clinic_sms_name")
+        or settings.DRIP_CLINIC["clinic_name"],
         "clinic_phone": settings.DRIP_CLINIC["clinic_phone"],
     }
 
@@ -150,7 +152,7 @@ def crisis_text(*, opted_out: bool = False) -> str:
     return (
         f"{c['clinic_name']}: we hear you, and you are not alone. Call or text 988 (Suicide & "
         f"Crisis Lifeline, 24/7). In an emergency call 911. Your care team: {c['clinic_phone']}. "
-        f"We have let the team know.{stopped}"
+        f"We have let the team know; this number is not watched around the clock.{stopped}"
     )
 
 

@@ -75,3 +75,23 @@ def test_each_consent_record_points_at_the_wording_the_patient_agreed_to(now):
     grant = lambda e: e.patient.consents.get(channel="sms", granted=True)  # noqa: E731
     assert grant(first).consent_text == v1 and grant(second).consent_text == v2
     assert first.patient.consents.get(channel="email").consent_text.version == 1
+
+
+@pytest.mark.parametrize("answer", ["crisis_text", "help_text", "opt_out_text", "opt_in_text"])
+def test_our_answers_name_the_clinic_by_its_sms_name(settings, answer):
+    from drip.inbound import service as inbound
+
+    settings.DRIP_CLINIC = {
+        **settings.DRIP_CLINIC,
+        "clinic_name": "Sunrise Ketamine Center",
+        "clinic_sms_name": "Sunrise Care",
+    }
+    text = getattr(inbound, answer)()
+    assert "Sunrise Care" in text and "Ketamine" not in text
+
+
+def test_the_crisis_answer_says_no_one_watches_this_number_around_the_clock():
+    from drip.inbound.service import crisis_text
+
+    text = crisis_text()
+    assert "988" in text and "911" in text and "not watched around the clock" in text
