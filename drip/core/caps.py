@@ -34,11 +34,18 @@ class Occupancy:
             return False
         if days.total() < self.caps.sms_per_7_days:
             return True  # fewer texts in all than one week allows (the common case: no scan)
-        return all(
-            _week_count(days, day - timedelta(days=back)) < self.caps.sms_per_7_days
-            for back in range(_WEEK)
-        )
+        return _every_week_below(days, day, self.caps.sms_per_7_days)
 
 
-def _week_count(days: Counter[date], first: date) -> int:
-    return sum(days[first + timedelta(days=i)] for i in range(_WEEK))
+def _every_week_below(days: Counter[date], day: date, cap: int) -> bool:
+    """Whether every 7-day window holding ``day`` has fewer than ``cap`` messages: one pass over
+    the 13 days around it, the window sliding a day at a time."""
+    counts = [days[day + timedelta(days=offset)] for offset in range(-_WEEK + 1, _WEEK)]
+    window = sum(counts[:_WEEK])
+    if window >= cap:
+        return False
+    for leaving, entering in zip(counts, counts[_WEEK:], strict=False):
+        window += entering - leaving
+        if window >= cap:
+            return False
+    return True

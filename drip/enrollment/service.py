@@ -108,7 +108,7 @@ def enroll(
     times = clean_infusions(infusions, clean.time_zone, size)
     try:
         with transaction.atomic():
-            row = _patient_for(clean, now, actor)
+            row, returning = _patient_for(clean, now, actor)
             enrollment = Enrollment.objects.create(
                 patient=row, schedule_version=version, enrolled_at=now, series_size=size
             )
@@ -124,7 +124,7 @@ def enroll(
                 infusions=len(times),
                 schedule_version=version.pk,
             )
-            replan(enrollment, now=now)
+            _plan_new_series(enrollment, now, returning=returning)
     except IntegrityError:
         # Another enrollment took this phone or email between our check and our insert (the
         # unique constraints on Patient caught it): name the patient who has it now.
@@ -133,15 +133,15 @@ def enroll(
     return enrollment
 
 
-def _patient_for(clean: PatientInput, now: datetime, actor: str) -> Patient:
+def _patient_for(clean: PatientInput, now: datetime, actor: str) -> tuple[Patient, bool]:
     """A new patient, or the one who already has this phone or email if no series of theirs is
-    active or paused (locked, and updated to what staff entered; opt-outs stay). Otherwise
-    EnrollmentError naming the field and that patient."""
+    active or paused (locked, and updated to what staff entered; opt-outs stay), with whether they
+    are returning. Otherwise EnrollmentError naming the field and that patient."""
     holders = _holders(clean, lock=True)
     if not holders:
         patient = Patient(**{k: v for k, v in vars(clean).items() if k != "consent_method"})
         _save_patient(patient, clean, now, actor, was={})
-        return patient
+        return patient, False
     _refuse_if_taken(clean, holders)
     patient = holders[0]
     was = {c: patient.has_consent(c) for c in Channel}
@@ -149,7 +149,7 @@ def _patient_for(clean: PatientInput, now: datetime, actor: str) -> Patient:
         if name != "consent_method":
             setattr(patient, name, value)
     _save_patient(patient, clean, now, actor, was=was)
-    return patient
+    return patient, True
 
 
 def _holders(clean: PatientInput, *, lock: bool = False) -> list[Patient]:
@@ -192,6 +192,7 @@ def _save_patient(
     """Save, and record consent granted on each consented channel and withdrawn where a
     returning patient's consent was given before and is not now."""
     patient.save()
+    wording = current_consent_texts()
     ConsentRecord.objects.bulk_create(
         ConsentRecord(
             patient=patient,
@@ -200,16 +201,19 @@ def _save_patient(
             method=clean.consent_method,
             recorded_by=actor,
             recorded_at=now,
-            consent_text=current_consent_text(channel.value),
+            consent_text=wording.get(channel.value),
         )
         for channel in Channel
         if (granted := clean.has_consent(channel)) or was.get(channel)
     )
 
 
-def current_consent_text(channel: str) -> ConsentText | None:
-    """The consent wording now shown for ``channel`` (the highest version), if any is seeded."""
-    return ConsentText.objects.filter(channel=channel).order_by("-version").first()
+def current_consent_texts() -> dict[str, ConsentText]:
+    """The consent wording now shown for each channel (its highest version), in one query."""
+    found: dict[str, ConsentText] = {}
+    for text in ConsentText.objects.order_by("-version"):
+        found.setdefault(text.channel, text)
+    return found
 
 
 def move_infusion(
@@ -417,6 +421,18 @@ def replan(enrollment: Enrollment, *, now: datetime) -> ReplanResult:
     )
     return ReplanResult(
         len(created), outcomes["retimed"], outcomes["skipped"], outcomes["unchanged"]
+    )
+
+
+def _plan_new_series(enrollment: Enrollment, now: datetime, *, returning: bool) -> None:
+    """Plan a series just created (no rows yet): what :func:`replan` does, without reading back
+    what was just written. A returning patient's earlier series count against the caps."""
+    history = _history(enrollment, ()) if returning else []
+    Delivery.objects.bulk_create(
+        Delivery(
+            enrollment=enrollment, step_key=p.step_key, channel=p.channel.value, **_row_fields(p)
+        )
+        for p in _plan(enrollment, now, history)
     )
 
 
