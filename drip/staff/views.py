@@ -24,7 +24,6 @@ from drip.enrollment.cleaning import clean_infusions, clean_patient, clean_phone
 from drip.enrollment.service import PatientInput, enroll, set_series_size
 from drip.errors import EnrollmentError
 from drip.models import (
-    AuditEvent,
     ConsentRecord,
     Delivery,
     Enrollment,
@@ -32,7 +31,7 @@ from drip.models import (
     Patient,
     ScheduleVersion,
 )
-from drip.staff import series, words
+from drip.staff import audit, series, words
 from drip.staff.access import staff_required
 from drip.staff.forms import MAX_INFUSIONS, EnrollForm, clinic_zone, posted, zone_names
 
@@ -234,7 +233,7 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
         "patient": person,
         "consent": _consent(person),
         "series": [_series_view(e, now) for e in enrollments],
-        "audit": _audit(person),
+        "audit": audit.for_patient(person.pk, person.time_zone),
     }
     return render(request, "staff/patient.html", context)
 
@@ -279,19 +278,6 @@ def _consent_words(person: Patient, channel: str, records: list[ConsentRecord]) 
     how = words.CONSENT_HOW.get(latest.method, latest.get_method_display().lower())
     on = words.local_date(latest.recorded_at, person.time_zone)
     return f"yes, {how}, recorded by {latest.recorded_by} on {on}"
-
-
-def _audit(person: Patient) -> list[dict[str, object]]:
-    events = AuditEvent.objects.filter(patient=person).order_by("-at", "-pk")[:50]
-    return [
-        {
-            "when": words.local_time(e.at, person.time_zone),
-            "who": e.actor,
-            "what": words.EVENT.get(e.event, e.event.replace("_", " ")),
-            "detail": ", ".join(f"{k}: {v}" for k, v in sorted(e.detail.items())),
-        }
-        for e in events
-    ]
 
 
 @staff_required
@@ -394,7 +380,7 @@ def _enroll(request: HttpRequest, form: EnrollForm) -> HttpResponse | None:
     )
     if not _checks_pass(form, person, data["schedule"]):
         return None
-    actor, now = request.user.get_username(), _now()
+    actor, now = request.user, _now()
     try:
         with transaction.atomic():  # a refused series size undoes the enrollment too
             enrollment = enroll(
