@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -119,16 +119,26 @@ FILTERS = {
     "ended": "Ended",
     "week": "Infusion this week",
 }
+# Today's counts link here: the patients behind each count (shown as a chip only when chosen).
+LAST_7_DAYS = {
+    "sent-7d": "Sent a message in the last 7 days",
+    "delivered-7d": "Delivered a message in the last 7 days",
+    "failed-7d": "A message failed in the last 7 days",
+    "skipped-7d": "A message skipped in the last 7 days",
+    "opted-out-7d": "Opted out in the last 7 days",
+}
 
 
 @staff_required
 def patients(request: HttpRequest) -> HttpResponse:
     """Search by name, phone or email; filter; 25 a page. htmx asks for the table only."""
     query, shown = request.GET.get("q", "").strip(), request.GET.get("show", "")
-    found = _annotated(_search(query, shown if shown in FILTERS else ""))
+    shown = shown if shown in FILTERS or shown in LAST_7_DAYS else ""
+    found = _annotated(_search(query, shown))
     page = Paginator(found, settings.DRIP_STAFF_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [_patient_row(p) for p in page.object_list]
-    context = {"page": page, "rows": rows, "q": query, "show": shown, "filters": FILTERS}
+    filters = {**FILTERS, **({shown: LAST_7_DAYS[shown]} if shown in LAST_7_DAYS else {})}
+    context = {"page": page, "rows": rows, "q": query, "show": shown, "filters": filters}
     template = (
         "staff/_patient_table.html" if request.headers.get("HX-Request") else "staff/patients.html"
     )
@@ -159,7 +169,23 @@ def _filtered(found: QuerySet[Patient], shown: str) -> QuerySet[Patient]:
             enrollments__infusions__status="scheduled",
             enrollments__infusions__starts_at__range=_this_week(),
         )
+    elif shown in LAST_7_DAYS:
+        found = found.filter(_last_7_days(shown, _now() - timedelta(days=7)))
     return found.distinct().order_by("last_name", "first_name", "pk")
+
+
+def _last_7_days(shown: str, week: datetime) -> Q:
+    """The same conditions Today counts by (``_week_counts``), from the patient's side."""
+    sent = Delivery.objects.filter(enrollment__patient=OuterRef("pk"))
+    return {
+        "sent-7d": Q(Exists(sent.filter(sent_at__gte=week))),
+        "delivered-7d": Q(Exists(sent.filter(delivered_at__gte=week))),
+        "failed-7d": Q(
+            Exists(sent.filter(status__in=(D.FAILED, D.UNDELIVERED), updated_at__gte=week))
+        ),
+        "skipped-7d": Q(Exists(sent.filter(status=D.SKIPPED, updated_at__gte=week))),
+        "opted-out-7d": Q(sms_opted_out_at__gte=week) | Q(email_opted_out_at__gte=week),
+    }[shown]
 
 
 def _this_week() -> tuple[datetime, datetime]:
