@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -49,17 +50,9 @@ def _now() -> datetime:
 def today(request: HttpRequest) -> HttpResponse:
     """What needs a person, what goes out in the next 24 hours, this week's counts."""
     now = _now()
-    due = (
-        Delivery.objects.filter(
-            status__in=(D.SCHEDULED, D.QUEUED),
-            due_at__gte=now,
-            due_at__lt=now + timedelta(hours=24),
-        )
-        .select_related("enrollment__patient")
-        .order_by("due_at")[:200]
-    )
+    due = _due_in_24_hours(now)
     context = {
-        "due_by_hour": _by_hour(list(due), clinic_zone()),
+        "due_by_hour": _by_hour(due, clinic_zone()),
         "failures": _failures(now),
         "unsettled": Delivery.objects.filter(
             status=D.SENDING, updated_at__lt=now - timedelta(minutes=10)
@@ -74,6 +67,16 @@ def today(request: HttpRequest) -> HttpResponse:
         "zone": clinic_zone(),
     }
     return render(request, "staff/today.html", context)
+
+
+def _due_in_24_hours(now: datetime) -> list[Delivery]:
+    """Scheduled and queued rows due in the next 24 hours, first 200. Two queries, each on its
+    partial index (one ``status IN`` query read every row: 300 ms at 2.2 million)."""
+    window = {"due_at__gte": now, "due_at__lt": now + timedelta(hours=24)}
+    rows = Delivery.objects.select_related("enrollment__patient").order_by("due_at")
+    scheduled = list(rows.filter(status=D.SCHEDULED, **window)[:200])
+    queued = list(rows.filter(status=D.QUEUED, queued_at__isnull=False, **window)[:200])
+    return sorted(scheduled + queued, key=lambda d: d.due_at)[:200]
 
 
 def _by_hour(due: list[Delivery], zone: str) -> list[tuple[str, list[Delivery]]]:
@@ -98,12 +101,14 @@ def _failures(now: datetime) -> QuerySet[Delivery]:
 
 def _week_counts(now: datetime) -> dict[str, int]:
     week = now - timedelta(days=7)
-    counts = Delivery.objects.aggregate(
-        sent=Count("pk", filter=Q(sent_at__gte=week)),
-        delivered=Count("pk", filter=Q(delivered_at__gte=week)),
-        failed=Count("pk", filter=Q(status__in=(D.FAILED, D.UNDELIVERED), updated_at__gte=week)),
-        skipped=Count("pk", filter=Q(status=D.SKIPPED, updated_at__gte=week)),
-    )
+    # One count each, on its own index: one aggregate with four filters read every row.
+    rows = Delivery.objects
+    counts = {
+        "sent": rows.filter(sent_at__gte=week).count(),
+        "delivered": rows.filter(delivered_at__gte=week).count(),
+        "failed": rows.filter(status__in=(D.FAILED, D.UNDELIVERED), updated_at__gte=week).count(),
+        "skipped": rows.filter(status=D.SKIPPED, updated_at__gte=week).count(),
+    }
     counts["opted_out"] = Patient.objects.filter(
         Q(sms_opted_out_at__gte=week) | Q(email_opted_out_at__gte=week)
     ).count()
@@ -160,18 +165,21 @@ def _search(query: str, shown: str) -> QuerySet[Patient]:
 
 
 def _filtered(found: QuerySet[Patient], shown: str) -> QuerySet[Patient]:
+    # Exists, not joins: no duplicate rows, so no DISTINCT, so the page count skips the
+    # annotations (DISTINCT over them took 540 ms at 100,000 patients).
+    series = Enrollment.objects.filter(patient=OuterRef("pk"))
     if shown in ("active", "paused"):
-        found = found.filter(enrollments__status=shown)
+        found = found.filter(Exists(series.filter(status=shown)))
     elif shown == "ended":
-        found = found.filter(enrollments__status__in=("ended", "completed"))
+        found = found.filter(Exists(series.filter(status__in=("ended", "completed"))))
     elif shown == "week":
-        found = found.filter(
-            enrollments__infusions__status="scheduled",
-            enrollments__infusions__starts_at__range=_this_week(),
+        infusions = Infusion.objects.filter(
+            enrollment__patient=OuterRef("pk"), status="scheduled", starts_at__range=_this_week()
         )
+        found = found.filter(Exists(infusions))
     elif shown in LAST_7_DAYS:
         found = found.filter(_last_7_days(shown, _now() - timedelta(days=7)))
-    return found.distinct().order_by("last_name", "first_name", "pk")
+    return found.order_by("last_name", "first_name", "pk")
 
 
 def _last_7_days(shown: str, week: datetime) -> Q:
@@ -446,10 +454,12 @@ def _on_file(phone: str, email: str) -> Patient | None:
         phone = clean_phone(phone) if phone.strip() else ""
     except EnrollmentError:
         phone = ""  # the service will say what is wrong with it
-    match = (Q(phone=phone) if phone else Q()) | (
-        Q(email__iexact=email.strip()) if email.strip() else Q()
+    # Lower() and "<> ''" match the partial unique indexes, so this reads one row, not all.
+    match = (Q(phone=phone) & ~Q(phone="") if phone else Q()) | (
+        Q(email_lower=email.strip().lower()) & ~Q(email="") if email.strip() else Q()
     )
-    return Patient.objects.filter(match).first() if match else None
+    found = Patient.objects.alias(email_lower=Lower("email")).filter(match)
+    return found.order_by("pk").first() if match else None
 
 
 def _planned_words(enrollment: Enrollment) -> str:
