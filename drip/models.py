@@ -124,6 +124,19 @@ class Patient(Reachable, models.Model):
                 Lower("email"), condition=~Q(email=""), name="patient_unique_email"
             ),
         ]
+        # Today's "opted out in the last week": few rows have a date, so partial indexes.
+        indexes = [
+            models.Index(
+                fields=["sms_opted_out_at"],
+                name="patient_sms_opted_out",
+                condition=Q(sms_opted_out_at__isnull=False),
+            ),
+            models.Index(
+                fields=["email_opted_out_at"],
+                name="patient_email_opted_out",
+                condition=Q(email_opted_out_at__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:  # ids only: names and contacts stay out of logs and admin titles
         return f"Patient #{self.pk}"
