@@ -4,9 +4,12 @@ them all for admins (staff get 403)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db.models import ProtectedError
 from django.test import Client
 
@@ -108,3 +111,8 @@ def test_the_audit_pages_by_50_with_a_bounded_number_of_queries(
 def test_an_event_that_is_not_a_choice_is_refused(enrolled: Enrollment, clock: datetime) -> None:
     with pytest.raises(ValueError, match="made_up"):
         AuditEvent.record("cli", "made_up", at=clock)
+
+
+def test_an_account_cannot_take_a_system_actors_name(db: None) -> None:
+    with pytest.raises(CommandError, match="'patient' names a system actor"):
+        call_command("staff", "add", "patient", stdout=StringIO())
