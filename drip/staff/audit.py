@@ -88,10 +88,8 @@ def row(e: AuditEvent, zone: str) -> dict[str, Any]:
 
 def who(e: AuditEvent) -> str:
     """The staff member's name and username, or the system actor ("patient", "twilio")."""
-    if e.user is None:
-        return e.actor
-    name = e.user.get_full_name()
-    return f"{name} ({e.actor})" if name else e.actor
+    name = e.user.get_full_name() if e.user is not None else ""
+    return f"{name} ({e.actor})" if name else str(e.actor)
 
 
 def _shown(value: object, zone: str) -> str:
