@@ -5,7 +5,7 @@ PY ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-postgres bench clean python
+.PHONY: install demo demo-web test test-postgres bench clean python
 
 $(BIN)/drip: pyproject.toml
 	@test -n "$(PY)" || { echo "drip needs Python 3.11 or newer (python3.13, 3.12, 3.11 or python3 on PATH)"; exit 1; }
@@ -22,6 +22,10 @@ node_modules/.bin/prism: package.json package-lock.json
 ## Run a whole six-infusion series for a sample patient (SQLite, embedded broker, file outbox).
 demo: install
 	$(BIN)/drip demo
+
+## After `make demo`: the staff pages on the demo's data (http://127.0.0.1:8000/, account printed).
+demo-web: install
+	$(BIN)/drip demo --serve
 
 ## Install and run the test suite (SQLite by default; set DATABASE_URL for PostgreSQL).
 test: install node_modules/.bin/prism

@@ -16,9 +16,10 @@ def main() -> None:
         "visibility",
         "claim",
         "inbound",
+        "pages",
     )
-    # inbound takes flags (--seconds, --rate, --web-workers); the others take counts.
-    args = sys.argv[2:] if name == "inbound" else [int(a) for a in sys.argv[2:]]
+    # inbound and pages take flags (--seconds, --patients, ...); the others take counts.
+    args = sys.argv[2:] if name in ("inbound", "pages") else [int(a) for a in sys.argv[2:]]
     if name not in benches:
         raise SystemExit(f"unknown benchmark {name!r}; have: {', '.join(benches)}")
     run = __import__(f"bench.{name}", fromlist=["run"]).run

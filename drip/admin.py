@@ -66,7 +66,7 @@ class ScheduleVersionAdmin(ReadOnly):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnly):
-    list_display = ("at", "actor", "event", "patient_id", "enrollment_id")
+    list_display = ("at", "actor", "user", "event", "patient_id", "enrollment_id")
     list_filter = ("event",)
 
 

@@ -12,13 +12,13 @@ from django.db import transaction
 
 from drip.enrollment.cleaning import PatientInput, clean_patient
 from drip.enrollment.service import replan
-from drip.models import AuditEvent, Enrollment, Patient
+from drip.models import Actor, AuditEvent, Enrollment, Patient
 
 CONTACT_FIELDS = ("first_name", "last_name", "phone", "email", "time_zone")
 
 
 def update_contact(
-    patient: Patient, new: dict[str, str], *, now: datetime, actor: str
+    patient: Patient, new: dict[str, str], *, now: datetime, actor: Actor
 ) -> list[str]:
     """Save the contact fields in ``new``; re-plan open series; return the names that changed.
 
@@ -34,10 +34,10 @@ def update_contact(
     with transaction.atomic():
         Patient.objects.filter(pk=patient.pk).update(**{f: getattr(clean, f) for f in changed})
         patient.refresh_from_db()
-        AuditEvent.objects.create(
+        AuditEvent.record(
+            actor,
+            AuditEvent.Event.CONTACT_CHANGED,
             at=now,
-            actor=actor,
-            event="contact_changed",
             patient=patient,
             detail={"fields": changed},
         )

@@ -28,7 +28,7 @@ from drip.errors import (
     RecipientOptedOutError,
     TransientDeliveryError,
 )
-from drip.models import AuditEvent, InboundMessage, Patient, StaffReply
+from drip.models import Actor, AuditEvent, InboundMessage, Patient, StaffReply, actor_name
 
 log = logging.getLogger("drip.inbound.replies")
 R = StaffReply.Status
@@ -50,7 +50,7 @@ def write_reply(
     body: str,
     *,
     inbound: InboundMessage | None,
-    actor: str,
+    actor: Actor,
     form_key: str,
     now: datetime,
 ) -> StaffReply:
@@ -66,7 +66,7 @@ def write_reply(
                 form_key=form_key,
                 to_phone=patient.phone,
                 body=text,
-                written_by=actor,
+                written_by=actor_name(actor),
                 created_at=now,
                 due_at=_next_allowed(now, patient.time_zone),
             )
@@ -104,11 +104,9 @@ def _next_allowed(now: datetime, zone: str) -> datetime:
     return next_opening(now, zone_of(zone), reply_window())
 
 
-def _audit(event: str, reply: StaffReply, actor: str, now: datetime) -> None:
+def _audit(event: str, reply: StaffReply, actor: Actor, now: datetime) -> None:
     detail = {"reply_id": reply.pk, "inbound_id": reply.inbound_id}
-    AuditEvent.objects.create(
-        at=now, actor=actor, event=event, patient_id=reply.patient_id, detail=detail
-    )
+    AuditEvent.record(actor, event, at=now, patient_id=reply.patient_id, detail=detail)
 
 
 # --- sending ---------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from drip.models import Alert, AuditEvent, InboundMessage
 from drip.staff import conversation, words
-from drip.staff.access import staff_required
+from drip.staff.access import staff_required, staff_user
 from drip.staff.forms import clinic_zone
 
 BANNER_MAX = 3  # alerts named in the band; more are counted with a link to the list
@@ -82,10 +82,10 @@ def acknowledge(request: HttpRequest, alert_id: int) -> HttpResponse:
             acknowledged_by=actor, acknowledged_at=now
         )
         if won:
-            AuditEvent.objects.create(
+            AuditEvent.record(
+                staff_user(request),
+                AuditEvent.Event.ALERT_ACKNOWLEDGED,
                 at=now,
-                actor=actor,
-                event="alert_acknowledged",
                 patient_id=alert.patient_id,
                 detail={"alert_id": alert.pk, "inbound_id": alert.inbound_id},
             )

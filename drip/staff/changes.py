@@ -20,9 +20,9 @@ from django.views.decorators.http import require_POST
 from drip.delivery import resolve
 from drip.enrollment import contact, service
 from drip.errors import EnrollmentError
-from drip.models import AuditEvent, Enrollment, Patient
+from drip.models import Actor, AuditEvent, Enrollment, Patient
 from drip.staff import series, words
-from drip.staff.access import staff_required
+from drip.staff.access import staff_required, staff_user
 from drip.staff.forms import ConfirmForm, ConsentForm, ContactForm, MoveForm, posted, zone_names
 
 CONFLICT = (
@@ -48,8 +48,8 @@ def _apply_if_unchanged(enrollment: Enrollment, token: str, change: Callable[[],
         change()
 
 
-def _actor(request: HttpRequest) -> str:
-    return request.user.get_username()
+def _actor(request: HttpRequest) -> Actor:
+    return staff_user(request)
 
 
 # --- move an infusion ------------------------------------------------------------------------
@@ -212,10 +212,10 @@ def consent(request: HttpRequest, patient_id: int) -> HttpResponse:
         now, actor = timezone.now(), _actor(request)
         with transaction.atomic():
             record(person, channel, now=now, method="verbal", actor=actor)
-            AuditEvent.objects.create(
+            AuditEvent.record(
+                actor,
+                AuditEvent.Event.CONSENT_REASON,
                 at=now,
-                actor=actor,
-                event="consent_reason",
                 patient=person,
                 detail={"channel": channel, "asked": f"opt {wants}", "reason": reason},
             )

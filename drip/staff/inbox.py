@@ -20,9 +20,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from drip.inbound.replies import MAX_CHARS, ReplyRefused, write_reply
-from drip.models import Alert, AuditEvent, InboundMessage, StaffReply
+from drip.models import Actor, Alert, AuditEvent, InboundMessage, StaffReply, actor_name
 from drip.staff import conversation, words
-from drip.staff.access import STAFF_GROUPS, staff_required
+from drip.staff.access import STAFF_GROUPS, staff_required, staff_user
 from drip.staff.forms import clinic_zone
 
 log = logging.getLogger("drip.staff.inbox")
@@ -170,7 +170,7 @@ def reply(request: HttpRequest, inbound_id: int) -> HttpResponse:
     form = ReplyForm(request.POST)
     if not form.is_valid():
         return _conversation_page(request, m, form, status=400)
-    actor, now = request.user.get_username(), timezone.now()
+    actor, now = staff_user(request), timezone.now()
     try:
         if m.patient_id is None:
             raise ReplyRefused(_cannot_reply(m))
@@ -214,7 +214,7 @@ def _enqueue(reply_id: int) -> None:
 def handle(request: HttpRequest, inbound_id: int) -> HttpResponse:
     """Mark handled (or, with ``undo``, unread again); the first person to do it is recorded."""
     m = _inbound(inbound_id)
-    actor = request.user.get_username()
+    actor = staff_user(request)
     handled = request.POST.get("undo") != "1"
     if _set_handled(m, actor, handled=handled):
         messages.success(request, "Marked handled." if handled else "Marked unread again.")
@@ -224,13 +224,15 @@ def handle(request: HttpRequest, inbound_id: int) -> HttpResponse:
     return redirect("staff:inbox-message", m.pk)
 
 
-def _set_handled(m: InboundMessage, actor: str, *, handled: bool) -> bool:
+def _set_handled(m: InboundMessage, actor: Actor, *, handled: bool) -> bool:
     """Compare-and-set unread <-> handled, audited; False when someone else got there first."""
     now = timezone.now()
     before, after = (Status.UNREAD, Status.HANDLED) if handled else (Status.HANDLED, Status.UNREAD)
     with transaction.atomic():
         won = InboundMessage.objects.filter(pk=m.pk, status=before).update(
-            status=after, handled_by=actor if handled else "", handled_at=now if handled else None
+            status=after,
+            handled_by=actor_name(actor) if handled else "",
+            handled_at=now if handled else None,
         )
         if won:
             event = "inbox_handled" if handled else "inbox_reopened"
@@ -248,7 +250,7 @@ def assign(request: HttpRequest, inbound_id: int) -> HttpResponse:
     if who and who not in names:
         messages.error(request, "Choose a person from the list.")
         return redirect("staff:inbox-message", m.pk)
-    actor, now = request.user.get_username(), timezone.now()
+    actor, now = staff_user(request), timezone.now()
     with transaction.atomic():
         InboundMessage.objects.filter(pk=m.pk).update(assigned_to=who)
         _audit("inbox_assigned", m, actor, now, {"assigned_to": who or "nobody"})
@@ -256,11 +258,9 @@ def assign(request: HttpRequest, inbound_id: int) -> HttpResponse:
     return redirect("staff:inbox-message", m.pk)
 
 
-def _audit(event: str, m: InboundMessage, actor: str, now: Any, extra: dict[str, str]) -> None:
-    AuditEvent.objects.create(
-        at=now, actor=actor, event=event, patient_id=m.patient_id,
-        detail={"inbound_id": m.pk, **extra},
-    )  # fmt: skip
+def _audit(event: str, m: InboundMessage, actor: Actor, now: Any, extra: dict[str, str]) -> None:
+    detail = {"inbound_id": m.pk, **extra}
+    AuditEvent.record(actor, event, at=now, patient_id=m.patient_id, detail=detail)
 
 
 def _zone(m: InboundMessage) -> str:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from drip.staff import alerts, changes, inbox, signin, views
+from drip.staff import alerts, audit, changes, inbox, signin, views
 
 app_name = "staff"
 urlpatterns = [
@@ -23,6 +23,7 @@ urlpatterns = [
     path("patients/<int:patient_id>/edit", changes.edit_contact, name="edit"),
     path("patients/<int:patient_id>/consent", changes.consent, name="consent"),
     path("enroll", views.enroll_page, name="enroll"),
+    path("audit", audit.audit, name="audit"),
     path("series/<int:enrollment_id>/infusions/add", changes.add, name="add-infusion"),
     path("series/<int:enrollment_id>/infusions/<int:number>/move", changes.move, name="move"),
     path(

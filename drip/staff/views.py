@@ -12,7 +12,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Lower
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -26,7 +27,6 @@ from drip.enrollment.cleaning import clean_infusions, clean_patient, clean_phone
 from drip.enrollment.service import PatientInput, enroll, set_series_size
 from drip.errors import EnrollmentError
 from drip.models import (
-    AuditEvent,
     ConsentRecord,
     Delivery,
     Enrollment,
@@ -34,8 +34,8 @@ from drip.models import (
     Patient,
     ScheduleVersion,
 )
-from drip.staff import series, words
-from drip.staff.access import staff_required
+from drip.staff import audit, series, words
+from drip.staff.access import staff_required, staff_user
 from drip.staff.forms import MAX_INFUSIONS, EnrollForm, clinic_zone, posted, zone_names
 
 if TYPE_CHECKING:
@@ -55,17 +55,9 @@ def _now() -> datetime:
 def today(request: HttpRequest) -> HttpResponse:
     """What needs a person, what goes out in the next 24 hours, this week's counts."""
     now = _now()
-    due = (
-        Delivery.objects.filter(
-            status__in=(D.SCHEDULED, D.QUEUED),
-            due_at__gte=now,
-            due_at__lt=now + timedelta(hours=24),
-        )
-        .select_related("enrollment__patient")
-        .order_by("due_at")[:200]
-    )
+    due = _due_in_24_hours(now)
     context = {
-        "due_by_hour": _by_hour(list(due), clinic_zone()),
+        "due_by_hour": _by_hour(due, clinic_zone()),
         "failures": _failures(now),
         "unsettled": Delivery.objects.filter(
             status=D.SENDING, updated_at__lt=now - timedelta(minutes=10)
@@ -80,6 +72,16 @@ def today(request: HttpRequest) -> HttpResponse:
         "zone": clinic_zone(),
     }
     return render(request, "staff/today.html", context)
+
+
+def _due_in_24_hours(now: datetime) -> list[Delivery]:
+    """Scheduled and queued rows due in the next 24 hours, first 200. Two queries, each on its
+    partial index (one ``status IN`` query read every row: 300 ms at 2.2 million)."""
+    window = {"due_at__gte": now, "due_at__lt": now + timedelta(hours=24)}
+    rows = Delivery.objects.select_related("enrollment__patient").order_by("due_at")
+    scheduled = list(rows.filter(status=D.SCHEDULED, **window)[:200])
+    queued = list(rows.filter(status=D.QUEUED, queued_at__isnull=False, **window)[:200])
+    return sorted(scheduled + queued, key=lambda d: d.due_at)[:200]
 
 
 def _by_hour(due: list[Delivery], zone: str) -> list[tuple[str, list[Delivery]]]:
@@ -104,12 +106,14 @@ def _failures(now: datetime) -> QuerySet[Delivery]:
 
 def _week_counts(now: datetime) -> dict[str, int]:
     week = now - timedelta(days=7)
-    counts = Delivery.objects.aggregate(
-        sent=Count("pk", filter=Q(sent_at__gte=week)),
-        delivered=Count("pk", filter=Q(delivered_at__gte=week)),
-        failed=Count("pk", filter=Q(status__in=(D.FAILED, D.UNDELIVERED), updated_at__gte=week)),
-        skipped=Count("pk", filter=Q(status=D.SKIPPED, updated_at__gte=week)),
-    )
+    # One count each, on its own index: one aggregate with four filters read every row.
+    rows = Delivery.objects
+    counts = {
+        "sent": rows.filter(sent_at__gte=week).count(),
+        "delivered": rows.filter(delivered_at__gte=week).count(),
+        "failed": rows.filter(status__in=(D.FAILED, D.UNDELIVERED), updated_at__gte=week).count(),
+        "skipped": rows.filter(status=D.SKIPPED, updated_at__gte=week).count(),
+    }
     counts["opted_out"] = Patient.objects.filter(
         Q(sms_opted_out_at__gte=week) | Q(email_opted_out_at__gte=week)
     ).count()
@@ -125,16 +129,26 @@ FILTERS = {
     "ended": "Ended",
     "week": "Infusion this week",
 }
+# Today's counts link here: the patients behind each count (shown as a chip only when chosen).
+LAST_7_DAYS = {
+    "sent-7d": "Sent a message in the last 7 days",
+    "delivered-7d": "Delivered a message in the last 7 days",
+    "failed-7d": "A message failed in the last 7 days",
+    "skipped-7d": "A message skipped in the last 7 days",
+    "opted-out-7d": "Opted out in the last 7 days",
+}
 
 
 @staff_required
 def patients(request: HttpRequest) -> HttpResponse:
     """Search by name, phone or email; filter; 25 a page. htmx asks for the table only."""
     query, shown = request.GET.get("q", "").strip(), request.GET.get("show", "")
-    found = _annotated(_search(query, shown if shown in FILTERS else ""))
+    shown = shown if shown in FILTERS or shown in LAST_7_DAYS else ""
+    found = _annotated(_search(query, shown))
     page = Paginator(found, settings.DRIP_STAFF_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [_patient_row(p) for p in page.object_list]
-    context = {"page": page, "rows": rows, "q": query, "show": shown, "filters": FILTERS}
+    filters = {**FILTERS, **({shown: LAST_7_DAYS[shown]} if shown in LAST_7_DAYS else {})}
+    context = {"page": page, "rows": rows, "q": query, "show": shown, "filters": filters}
     template = (
         "staff/_patient_table.html" if request.headers.get("HX-Request") else "staff/patients.html"
     )
@@ -156,16 +170,35 @@ def _search(query: str, shown: str) -> QuerySet[Patient]:
 
 
 def _filtered(found: QuerySet[Patient], shown: str) -> QuerySet[Patient]:
+    # Exists, not joins: no duplicate rows, so no DISTINCT, so the page count skips the
+    # annotations (DISTINCT over them took 540 ms at 100,000 patients).
+    series = Enrollment.objects.filter(patient=OuterRef("pk"))
     if shown in ("active", "paused"):
-        found = found.filter(enrollments__status=shown)
+        found = found.filter(Exists(series.filter(status=shown)))
     elif shown == "ended":
-        found = found.filter(enrollments__status__in=("ended", "completed"))
+        found = found.filter(Exists(series.filter(status__in=("ended", "completed"))))
     elif shown == "week":
-        found = found.filter(
-            enrollments__infusions__status="scheduled",
-            enrollments__infusions__starts_at__range=_this_week(),
+        infusions = Infusion.objects.filter(
+            enrollment__patient=OuterRef("pk"), status="scheduled", starts_at__range=_this_week()
         )
-    return found.distinct().order_by("last_name", "first_name", "pk")
+        found = found.filter(Exists(infusions))
+    elif shown in LAST_7_DAYS:
+        found = found.filter(_last_7_days(shown, _now() - timedelta(days=7)))
+    return found.order_by("last_name", "first_name", "pk")
+
+
+def _last_7_days(shown: str, week: datetime) -> Q:
+    """The same conditions Today counts by (``_week_counts``), from the patient's side."""
+    sent = Delivery.objects.filter(enrollment__patient=OuterRef("pk"))
+    return {
+        "sent-7d": Q(Exists(sent.filter(sent_at__gte=week))),
+        "delivered-7d": Q(Exists(sent.filter(delivered_at__gte=week))),
+        "failed-7d": Q(
+            Exists(sent.filter(status__in=(D.FAILED, D.UNDELIVERED), updated_at__gte=week))
+        ),
+        "skipped-7d": Q(Exists(sent.filter(status=D.SKIPPED, updated_at__gte=week))),
+        "opted-out-7d": Q(sms_opted_out_at__gte=week) | Q(email_opted_out_at__gte=week),
+    }[shown]
 
 
 def _this_week() -> tuple[datetime, datetime]:
@@ -252,7 +285,7 @@ def patient(request: HttpRequest, patient_id: int) -> HttpResponse:
         "patient": person,
         "consent": _consent(person),
         "series": [_series_view(e, now) for e in enrollments],
-        "audit": _audit(person),
+        "audit": audit.for_patient(person.pk, person.time_zone),
     }
     return render(request, "staff/patient.html", context)
 
@@ -297,19 +330,6 @@ def _consent_words(person: Patient, channel: str, records: list[ConsentRecord]) 
     how = words.CONSENT_HOW.get(latest.method, latest.get_method_display().lower())
     on = words.local_date(latest.recorded_at, person.time_zone)
     return f"yes, {how}, recorded by {latest.recorded_by} on {on}"
-
-
-def _audit(person: Patient) -> list[dict[str, object]]:
-    events = AuditEvent.objects.filter(patient=person).order_by("-at", "-pk")[:50]
-    return [
-        {
-            "when": words.local_time(e.at, person.time_zone),
-            "who": e.actor,
-            "what": words.EVENT.get(e.event, e.event.replace("_", " ")),
-            "detail": ", ".join(f"{k}: {v}" for k, v in sorted(e.detail.items())),
-        }
-        for e in events
-    ]
 
 
 @staff_required
@@ -412,7 +432,7 @@ def _enroll(request: HttpRequest, form: EnrollForm) -> HttpResponse | None:
     )
     if not _checks_pass(form, person, data["schedule"]):
         return None
-    actor, now = request.user.get_username(), _now()
+    actor, now = staff_user(request), _now()
     try:
         with transaction.atomic():  # a refused series size undoes the enrollment too
             enrollment = enroll(
@@ -452,10 +472,12 @@ def _on_file(phone: str, email: str) -> Patient | None:
         phone = clean_phone(phone) if phone.strip() else ""
     except EnrollmentError:
         phone = ""  # the service will say what is wrong with it
-    match = (Q(phone=phone) if phone else Q()) | (
-        Q(email__iexact=email.strip()) if email.strip() else Q()
+    # Lower() and "<> ''" match the partial unique indexes, so this reads one row, not all.
+    match = (Q(phone=phone) & ~Q(phone="") if phone else Q()) | (
+        Q(email_lower=email.strip().lower()) & ~Q(email="") if email.strip() else Q()
     )
-    return Patient.objects.filter(match).first() if match else None
+    found = Patient.objects.alias(email_lower=Lower("email")).filter(match)
+    return found.order_by("pk").first() if match else None
 
 
 def _planned_words(enrollment: Enrollment) -> str:

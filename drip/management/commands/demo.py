@@ -4,6 +4,8 @@ Runs the real pieces — enrollment service, dispatcher, a Celery worker (in-pro
 broker) and the file outbox channel — in a sandbox of its own (``<data folder>/demo``: SQLite
 + outbox), so it never touches real data. The virtual clock jumps from one due time to the next; staff
 actions happen along the way (infusions marked done, one moved, one cancelled).
+
+``drip demo --serve`` then serves the staff pages on that sandbox with a demo account.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from drip.catalog import versions as catalog
 from drip.demo import sample
+from drip.demo.serve import serve_demo
 from drip.enrollment import service as enrollment
 from drip.models import Delivery, Enrollment, Infusion
 
@@ -33,8 +36,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--quiet", action="store_true", help="only the summary")
+        parser.add_argument(
+            "--serve",
+            action="store_true",
+            help="serve the staff pages on the last demo's data, with a demo account it prints",
+        )
+        parser.add_argument("--bind", default="127.0.0.1:8000", help="host:port (loopback only)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["serve"]:
+            serve_demo(self, opts["bind"])
+            return
         started = wallclock.monotonic()
         self.quiet = opts["quiet"]
         self._fresh_sandbox()

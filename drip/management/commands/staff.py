@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from drip.models import AuditEvent
 from drip.staff.models import StaffAccount
 
 
@@ -27,6 +28,10 @@ class Command(BaseCommand):
         username = opts["username"].strip()
         if not username:
             raise CommandError("give a username, e.g. drip staff add sam")
+        if username in AuditEvent.SYSTEM_ACTORS:
+            raise CommandError(
+                f"'{username}' names a system actor in the audit; choose another username"
+            )
         if User.objects.filter(username=username).exists():
             raise CommandError(f"there is already an account named '{username}'")
         password = secrets.token_urlsafe(12)

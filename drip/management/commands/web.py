@@ -23,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         host = opts["bind"].rpartition(":")[0].strip("[]")
-        if settings.DEBUG and not _is_loopback(host):
+        if settings.DEBUG and not is_loopback(host):
             raise CommandError(
                 f"--bind {opts['bind']}: with DEBUG on (DRIP_ENV={settings.DRIP_ENV}) drip "
                 "serves loopback only; set DRIP_ENV=production to serve other hosts"
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         DripGunicorn(options).run()
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:

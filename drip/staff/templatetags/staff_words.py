@@ -8,7 +8,7 @@ import phonenumbers
 from django import template
 
 from drip.models import Delivery
-from drip.staff import series, words
+from drip.staff import access, series, words
 
 register = template.Library()
 
@@ -48,3 +48,9 @@ def phone(e164: str) -> str:
     style = phonenumbers.PhoneNumberFormat
     national = phonenumbers.region_code_for_number(number) == "US"
     return phonenumbers.format_number(number, style.NATIONAL if national else style.INTERNATIONAL)
+
+
+@register.filter
+def is_admin(user: object) -> bool:
+    """{% if user|is_admin %}: the admin pages' links show only to admins."""
+    return bool(getattr(user, "is_authenticated", False)) and access.is_admin(user)
