@@ -464,7 +464,7 @@ def _published(
     messages.success(request, f"Version {version.version} of {version.name} published. {who}")
     if move is None:
         return redirect("staff:history", name=version.name)
-    return redirect("staff:move", name=version.name, move_id=move.pk)
+    return redirect("staff:version-move", name=version.name, move_id=move.pk)
 
 
 @staff_required

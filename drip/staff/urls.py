@@ -44,7 +44,7 @@ urlpatterns = [
         name="message-preview",
     ),
     path("schedules/<slug:name>/draft/publish", editor.publish_page, name="publish"),
-    path("schedules/<slug:name>/moves/<int:move_id>", editor.move_progress, name="move"),
+    path("schedules/<slug:name>/moves/<int:move_id>", editor.move_progress, name="version-move"),
     path("schedules/<slug:name>/history", editor.history, name="history"),
     path("schedules/<slug:name>/versions/<int:number>", editor.version, name="version"),
     path(
