@@ -208,3 +208,9 @@ def test_roll_back_shows_the_impact_then_publishes_the_old_version_again(
     assert (row.status, ScheduleVersion.objects.get(version=3).copied_from) == (
         Delivery.Status.SCHEDULED, 1,
     )  # fmt: skip
+
+
+def test_every_admin_page_opens(admin: Client, series: Enrollment) -> None:
+    open_draft(admin)
+    for url in PAGES + ADMIN_PAGES + [f"/schedules/{NAME}/draft/messages/what-to-expect"]:
+        assert admin.get(url).status_code == 200, url
