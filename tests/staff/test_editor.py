@@ -4,15 +4,17 @@ errors at their step and field, the live preview, publish with impact, history a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from celery.signals import task_prerun
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
 from drip.catalog import versions as catalog
-from drip.celery import app
+from drip.celery import _fresh_enough_connections, app
 from drip.models import Delivery, Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
 from tests.staff.conftest import make_staff
 from tests.staff.test_pages import text
@@ -23,10 +25,13 @@ NAME = "ketamine-six-infusion"
 
 
 @pytest.fixture(autouse=True)
-def moves_run_at_once():
-    """The move task runs in the request (a worker runs it in production)."""
+def moves_run_at_once() -> Iterator[None]:
+    """The move task runs in the request (a worker runs it in production), without the worker's
+    connection refresh before each task (it would close the test's own connection)."""
     app.conf.task_always_eager = True
+    task_prerun.disconnect(_fresh_enough_connections)
     yield
+    task_prerun.connect(_fresh_enough_connections)
     app.conf.task_always_eager = False
 
 

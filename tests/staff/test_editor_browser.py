@@ -10,10 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from celery.signals import task_prerun
 from django.utils import timezone
 
 from drip.catalog import versions as catalog
-from drip.celery import app
+from drip.celery import _fresh_enough_connections, app
 from drip.models import Enrollment
 from tests.staff.conftest import PASSWORD, add_code_device, current_code, make_staff
 from tests.staff.test_browser import (  # noqa: F401 (fixtures: the browser as tests/staff sets it up)
@@ -32,6 +33,7 @@ def admin_page(page: Any, live_server: Any, settings: Any) -> Iterator[Any]:
     series from next week; moves run in the request (a worker runs them in production)."""
     settings.DRIP_REQUIRE_2FA = True
     app.conf.task_always_eager = True
+    task_prerun.disconnect(_fresh_enough_connections)  # it would close the test's connection
     catalog.publish_from_disk(actor="cli")
     now = timezone.now()
     first = (now + timedelta(days=7)).astimezone(timezone.get_fixed_timezone(-300))
@@ -49,6 +51,7 @@ def admin_page(page: Any, live_server: Any, settings: Any) -> Iterator[Any]:
     page.get_by_role("button", name="Check code and continue").click()
     page.get_by_role("heading", name="Today").wait_for()
     yield page
+    task_prerun.connect(_fresh_enough_connections)
     app.conf.task_always_eager = False
 
 
