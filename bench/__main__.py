@@ -16,6 +16,7 @@ def main() -> None:
         "visibility",
         "claim",
         "inbound",
+        "editor",
     )
     # inbound takes flags (--seconds, --rate, --web-workers); the others take counts.
     args = sys.argv[2:] if name == "inbound" else [int(a) for a in sys.argv[2:]]
