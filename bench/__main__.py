@@ -17,6 +17,7 @@ def main() -> None:
         "claim",
         "inbound",
         "pages",
+        "editor",
     )
     # inbound and pages take flags (--seconds, --patients, ...); the others take counts.
     args = sys.argv[2:] if name in ("inbound", "pages") else [int(a) for a in sys.argv[2:]]

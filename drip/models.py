@@ -52,6 +52,10 @@ class ScheduleVersion(models.Model):
     checksum = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.CharField(max_length=150, blank=True)
+    note = models.TextField(blank=True, help_text="why it changed, in the author's words")
+    copied_from = models.PositiveIntegerField(
+        null=True, blank=True, help_text="the version number a rollback published again"
+    )
 
     class Meta:
         constraints = [
@@ -205,6 +209,9 @@ class Enrollment(models.Model):
     # How many infusions the series has: the schedule's at enrollment, changed by staff (ending
     # a series early). Steps anchored on the last infusion wait for this one to be booked.
     series_size = models.PositiveSmallIntegerField(null=True, blank=True)
+    # When the series moved to its schedule_version (a publish that moves patients); null: it
+    # has followed that version since enrollment.
+    version_moved_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Enrollment #{self.pk}"
@@ -347,6 +354,8 @@ class AuditEvent(models.Model):
         SMS_REPLY_SENT = "sms_reply_sent", "Text reply sent"
         SMS_REPLY_FAILED = "sms_reply_failed", "Text reply failed"
         SMS_REPLY_REFUSED = "sms_reply_refused", "Text reply not sent: opted out"
+        SCHEDULE_MOVED = "schedule_moved", "Moved to a new schedule version"
+        SCHEDULE_PUBLISHED = "schedule_published", "Schedule version published"
 
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)
@@ -531,3 +540,47 @@ class StaffReply(models.Model):
 
     def __str__(self) -> str:  # no body, no number
         return f"StaffReply #{self.pk} {self.status}"
+
+
+class ScheduleDraft(models.Model):
+    """An admin's unpublished edit of one schedule: the schedule's fields and steps as typed, and
+    the messages it uses. ``revision`` goes up with every save; a save carrying an older revision
+    is refused (two admins never overwrite each other silently)."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    base_version = models.ForeignKey(
+        ScheduleVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    spec = models.JSONField(help_text="{name, title, infusions, send_window, ..., steps: [...]}")
+    messages = models.JSONField(help_text="{key: {email_subject, email_body, sms_text, sources}}")
+    revision = models.PositiveIntegerField(default=1)
+    created_by = models.CharField(max_length=150)
+    updated_by = models.CharField(max_length=150)
+    updated_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Draft of {self.name} (revision {self.revision})"
+
+
+class VersionMove(models.Model):
+    """Moving the series on earlier versions of a schedule to a newly published one, in batches
+    (a Celery task); its counts are the progress bar."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to start"
+        RUNNING = "running", "Moving"
+        DONE = "done", "Done"
+
+    version = models.ForeignKey(ScheduleVersion, on_delete=models.PROTECT, related_name="moves")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    moved = models.PositiveIntegerField(default=0)
+    retimed = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    actor = models.CharField(max_length=150)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Move #{self.pk} to {self.version} ({self.status})"

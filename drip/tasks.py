@@ -69,3 +69,15 @@ def send_staff_reply(reply_id: int, as_of: str | None = None) -> bool:
 
     sms, _ = build_channels()
     return send_reply(reply_id, now=_now(as_of), sms=sms)
+
+
+@app.task(name="drip.move_to_version")
+def move_to_version(move_id: int, as_of: str | None = None) -> bool:
+    """Move one batch of series to a newly published version, then queue the next batch (so
+    send tasks queued meanwhile run in between); safe to run twice."""
+    from drip.catalog.publish import move_batch
+
+    done = move_batch(move_id, now=_now(as_of))
+    if not done:
+        move_to_version.delay(move_id, as_of)
+    return done

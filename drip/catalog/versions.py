@@ -56,7 +56,7 @@ def publish_from_disk(
 def _publish(
     schedule: Schedule, spec_text: str, messages: dict[str, MessageTemplate], actor: str
 ) -> ScheduleVersion | None:
-    used = {step.message: _message_json(messages[step.message]) for step in schedule.steps}
+    used = {step.message: message_json(messages[step.message]) for step in schedule.steps}
     digest = checksum(spec_text, used)
     latest = ScheduleVersion.objects.filter(name=schedule.name).order_by("-version").first()
     if latest is not None and latest.checksum == digest:
@@ -72,7 +72,8 @@ def _publish(
     )
 
 
-def _message_json(t: MessageTemplate) -> dict[str, object]:
+def message_json(t: MessageTemplate) -> dict[str, object]:
+    """A message as a version stores it."""
     return {
         "email_subject": t.email_subject,
         "email_body": t.email_body,

@@ -33,6 +33,7 @@ class SkipReason(enum.StrEnum):
     ENROLLMENT_ENDED = "enrollment_ended"
     PAUSED = "paused"
     CAP = "cap"  # no slot within the step's bound keeps the schedule's caps
+    STEP_REMOVED = "step_removed"  # a new schedule version no longer has this step (or channel)
 
 
 class Infusion(Protocol):

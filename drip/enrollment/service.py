@@ -8,7 +8,7 @@ sent (or are being sent) never change.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
@@ -28,7 +28,7 @@ from drip.core.planner import (
     SkipReason,
     plan,
 )
-from drip.core.schedule import Channel
+from drip.core.schedule import Channel, Step
 from drip.enrollment.cleaning import (
     PatientInput,
     check_fits,
@@ -68,6 +68,7 @@ __all__ = [
     "timeline",
     "TimelineEntry",
     "ReplanResult",
+    "lock_series",
 ]
 
 S, E = Delivery.Status, Enrollment.Status
@@ -422,10 +423,10 @@ def replan(enrollment: Enrollment, *, now: datetime) -> ReplanResult:
     planned = {
         (p.step_key, p.channel.value): _row_fields(p) for p in _plan(enrollment, now, history)
     }
+    steps = catalog.schedule_of(enrollment.schedule_version).steps_by_key
     for key, row in existing.items():
         if key not in planned and row.status in Delivery.PENDING:
-            # The step's anchor is gone (every infusion cancelled): nothing left to time it from.
-            planned[key] = {"status": S.SKIPPED, "skip_reason": SkipReason.INFUSION_CANCELLED.value}
+            planned[key] = {"status": S.SKIPPED, "skip_reason": _unplanned_reason(key, steps)}
     created = [
         Delivery(enrollment=enrollment, step_key=step, channel=channel, **fields)
         for (step, channel), fields in planned.items()
@@ -450,6 +451,15 @@ def _plan_new_series(enrollment: Enrollment, now: datetime, *, returning: bool) 
         )
         for p in _plan(enrollment, now, history)
     )
+
+
+def _unplanned_reason(key: tuple[str, str], steps: Mapping[str, Step]) -> str:
+    """Why a pending row the plan no longer has is skipped: its step (or the step's channel) is
+    gone from the series' schedule version, or its anchor is (every infusion cancelled)."""
+    step = steps.get(key[0])
+    if step is None or key[1] not in step.channels:
+        return SkipReason.STEP_REMOVED.value
+    return SkipReason.INFUSION_CANCELLED.value
 
 
 def replan_series(enrollment_ids: Iterable[int], *, now: datetime) -> None:
@@ -546,7 +556,12 @@ def _row_fields(p: PlannedDelivery) -> dict[str, object]:
 def _lock(enrollment: Enrollment) -> None:
     """Lock the enrollment row for this transaction. Every change to a series (moves, marks,
     additions, status) and the sender's claim take this lock, so they see each other's work."""
-    list(Enrollment.objects.select_for_update().filter(pk=enrollment.pk).values_list("pk"))
+    lock_series(enrollment.pk)
+
+
+def lock_series(enrollment_id: int) -> None:
+    """Lock one series (its enrollment row) for the caller's transaction (see ``_lock``)."""
+    list(Enrollment.objects.select_for_update().filter(pk=enrollment_id).values_list("pk"))
 
 
 def _infusion(enrollment: Enrollment, number: int) -> Infusion:

@@ -4,15 +4,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('drip', '0009_indexes_for_staff_pages'),
+        ("drip", "0009_indexes_for_staff_pages"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='event',
-            field=models.CharField(choices=[('enrolled', 'Enrolled'), ('infusion_moved', 'Infusion moved'), ('infusion_added', 'Infusion added'), ('infusion_done', 'Infusion done'), ('infusion_cancelled', 'Infusion cancelled'), ('infusion_scheduled', 'Infusion scheduled again'), ('paused', 'Paused'), ('resumed', 'Resumed'), ('ended', 'Ended'), ('opted_out', 'Opted out'), ('opted_in', 'Opted in'), ('series_size_set', 'Series size changed'), ('series_ended_early', 'Series ended early'), ('consent_reason', 'Reason for a consent change'), ('contact_changed', 'Contact details changed'), ('message_sent_again', 'Failed message sent again'), ('unsettled_marked_sent', 'Unsettled message recorded as sent'), ('unsettled_sent_again', 'Unsettled message sent again'), ('alert_acknowledged', 'Crisis alert acknowledged'), ('inbox_assigned', 'Reply assigned'), ('inbox_handled', 'Reply marked handled'), ('inbox_reopened', 'Reply marked unread again'), ('sms_reply_written', 'Text reply written'), ('sms_reply_sent', 'Text reply sent'), ('sms_reply_failed', 'Text reply failed'), ('sms_reply_refused', 'Text reply not sent: opted out')], max_length=60),
+            model_name="auditevent",
+            name="event",
+            field=models.CharField(
+                choices=[
+                    ("enrolled", "Enrolled"),
+                    ("infusion_moved", "Infusion moved"),
+                    ("infusion_added", "Infusion added"),
+                    ("infusion_done", "Infusion done"),
+                    ("infusion_cancelled", "Infusion cancelled"),
+                    ("infusion_scheduled", "Infusion scheduled again"),
+                    ("paused", "Paused"),
+                    ("resumed", "Resumed"),
+                    ("ended", "Ended"),
+                    ("opted_out", "Opted out"),
+                    ("opted_in", "Opted in"),
+                    ("series_size_set", "Series size changed"),
+                    ("series_ended_early", "Series ended early"),
+                    ("consent_reason", "Reason for a consent change"),
+                    ("contact_changed", "Contact details changed"),
+                    ("message_sent_again", "Failed message sent again"),
+                    ("unsettled_marked_sent", "Unsettled message recorded as sent"),
+                    ("unsettled_sent_again", "Unsettled message sent again"),
+                    ("alert_acknowledged", "Crisis alert acknowledged"),
+                    ("inbox_assigned", "Reply assigned"),
+                    ("inbox_handled", "Reply marked handled"),
+                    ("inbox_reopened", "Reply marked unread again"),
+                    ("sms_reply_written", "Text reply written"),
+                    ("sms_reply_sent", "Text reply sent"),
+                    ("sms_reply_failed", "Text reply failed"),
+                    ("sms_reply_refused", "Text reply not sent: opted out"),
+                ],
+                max_length=60,
+            ),
         ),
     ]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from drip.staff import alerts, audit, changes, inbox, signin, views
+from drip.staff import alerts, audit, changes, editor, inbox, signin, views
 
 app_name = "staff"
 urlpatterns = [
@@ -41,4 +41,23 @@ urlpatterns = [
     path("alerts/<int:alert_id>", alerts.alert_page, name="alert"),
     path("alerts/<int:alert_id>/acknowledge", alerts.acknowledge, name="acknowledge"),
     path("staff/alerts/<int:alert_id>", alerts.notice_link, name="alert-notice-link"),
+    path("schedules", editor.schedules, name="schedules"),
+    path("schedules/<slug:name>", editor.schedule, name="schedule"),
+    path("schedules/<slug:name>/draft/start", editor.start_draft, name="start-draft"),
+    path("schedules/<slug:name>/draft", editor.draft, name="draft"),
+    path("schedules/<slug:name>/draft/steps/new", editor.step, name="new-step"),
+    path("schedules/<slug:name>/draft/steps/<int:index>", editor.step, name="step"),
+    path("schedules/<slug:name>/draft/messages/<slug:key>", editor.message, name="message-edit"),
+    path(
+        "schedules/<slug:name>/draft/messages/<slug:key>/preview",
+        editor.message_preview,
+        name="message-preview",
+    ),
+    path("schedules/<slug:name>/draft/publish", editor.publish_page, name="publish"),
+    path("schedules/<slug:name>/moves/<int:move_id>", editor.move_progress, name="version-move"),
+    path("schedules/<slug:name>/history", editor.history, name="history"),
+    path("schedules/<slug:name>/versions/<int:number>", editor.version, name="version"),
+    path(
+        "schedules/<slug:name>/versions/<int:number>/roll-back", editor.roll_back, name="roll-back"
+    ),
 ]

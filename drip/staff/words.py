@@ -23,6 +23,7 @@ SKIP_REASON = {
     "opted_out": "the patient opted out of this channel",
     "enrollment_ended": "the series has ended",
     "paused": "the series is paused",
+    "step_removed": "the schedule no longer has this message",
 }
 # Twilio's and drip's own error codes; anything else shows the provider's text.
 PROVIDER_ERROR = {

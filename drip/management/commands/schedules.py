@@ -1,4 +1,4 @@
-"""``drip schedules validate`` and ``drip schedules publish``."""
+"""``drip schedules validate``, ``drip schedules publish`` and ``drip schedules export NAME DIR``."""
 
 from __future__ import annotations
 
@@ -13,16 +13,28 @@ from drip.errors import DripError
 
 
 class Command(BaseCommand):
-    help = "validate: check every schedule and message file. publish: load changed ones into the database."
+    help = (
+        "validate: check every schedule and message file. publish: load changed ones into the "
+        "database. export NAME DIR: write a published version back as files."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", choices=["validate", "publish"])
+        parser.add_argument("action", choices=["validate", "publish", "export"])
+        parser.add_argument("name", nargs="?", help="export: the schedule's name")
+        parser.add_argument("folder", nargs="?", type=Path, help="export: where to write")
+        parser.add_argument(
+            "--schedule-version", type=int, help="export: this version (default newest)"
+        )
         parser.add_argument("--schedules-dir", type=Path, default=settings.DRIP_SCHEDULES_DIR)
         parser.add_argument("--messages-dir", type=Path, default=settings.DRIP_MESSAGES_DIR)
 
     def handle(self, *args: Any, **opts: Any) -> None:
         if opts["action"] == "validate":
             self._validate(opts["schedules_dir"], opts["messages_dir"])
+        elif opts["action"] == "export":
+            self._export(
+                opts["name"], opts["folder"], opts["schedule_version"], opts["messages_dir"]
+            )
         else:
             self._publish(opts["schedules_dir"], opts["messages_dir"])
 
@@ -49,6 +61,27 @@ class Command(BaseCommand):
             self.stdout.write(f"published {version.name} v{version.version}")
         if not versions:
             self.stdout.write("nothing changed")
+
+    def _export(
+        self, name: str | None, folder: Path | None, number: int | None, messages_dir: Path
+    ) -> None:
+        from drip.catalog.publish import export
+        from drip.models import ScheduleVersion
+
+        if not name or folder is None:
+            raise CommandError("usage: drip schedules export NAME DIR [--schedule-version N]")
+        versions = ScheduleVersion.objects.filter(name=name).order_by("-version")
+        version = versions.filter(version=number).first() if number else versions.first()
+        if version is None:
+            which = f"version {number} of " if number else ""
+            raise CommandError(f"no published {which}schedule named '{name}'")
+        article = messages_dir / library.ARTICLE_FILE
+        export(version, folder, article=article.read_text("utf-8") if article.is_file() else None)
+        self.stdout.write(
+            f"wrote {name} v{version.version} to {folder}/schedules and {folder}/messages "
+            f"(check: drip schedules validate --schedules-dir {folder}/schedules "
+            f"--messages-dir {folder}/messages)"
+        )
 
     def _warn(self, schedules_dir: Path, messages_dir: Path) -> None:
         """What is allowed but worth a look (reading grade, caps): printed, never refused."""

@@ -1,0 +1,221 @@
+"""The schedule editor's pages: who may see and change what, each page's words, the draft's
+errors at their step and field, the live preview, publish with impact, history and rollback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from celery.signals import task_prerun
+from django.contrib.auth.models import User
+from django.test import Client
+from django.utils import timezone
+
+from drip.catalog import versions as catalog
+from drip.celery import _fresh_enough_connections, app
+from drip.models import Delivery, Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
+from tests.staff.conftest import make_staff
+from tests.staff.test_pages import text
+from tests.support.factories import enroll_patient, mwf_infusions
+
+pytestmark = pytest.mark.django_db
+NAME = "ketamine-six-infusion"
+
+
+@pytest.fixture(autouse=True)
+def moves_run_at_once() -> Iterator[None]:
+    """The move task runs in the request (a worker runs it in production), without the worker's
+    connection refresh before each task (it would close the test's own connection)."""
+    app.conf.task_always_eager = True
+    task_prerun.disconnect(_fresh_enough_connections)
+    yield
+    task_prerun.connect(_fresh_enough_connections)
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def shipped() -> ScheduleVersion:
+    return catalog.publish_from_disk(actor="cli")[0]
+
+
+@pytest.fixture
+def admin(db: None) -> Client:
+    client = Client()
+    client.force_login(make_staff("ada", groups=("admin",)))
+    return client
+
+
+@pytest.fixture
+def series(shipped: ScheduleVersion) -> Enrollment:
+    now = timezone.now()
+    start = (now + timedelta(days=7)).astimezone(timezone.get_fixed_timezone(-300))
+    first = start.replace(tzinfo=None, hour=10, minute=0, second=0, microsecond=0)
+    return enroll_patient(now, mwf_infusions(first), publish=False)
+
+
+def open_draft(admin: Client) -> ScheduleDraft:
+    admin.post(f"/schedules/{NAME}/draft/start")
+    return ScheduleDraft.objects.get()
+
+
+def step_post(draft: ScheduleDraft, index: int, **changes: object) -> dict[str, object]:
+    step = draft.spec["steps"][index]
+    data = {k: v for k, v in step.items() if v and k != "essential"}
+    if step.get("essential") == "true":
+        data["essential"] = "on"
+    return {**data, "revision": draft.revision, **changes}
+
+
+PAGES = [
+    "/schedules",
+    f"/schedules/{NAME}",
+    f"/schedules/{NAME}/history",
+    f"/schedules/{NAME}/versions/1",
+]
+ADMIN_PAGES = [
+    f"/schedules/{NAME}/draft",
+    f"/schedules/{NAME}/draft/steps/0",
+    f"/schedules/{NAME}/draft/steps/new",
+    f"/schedules/{NAME}/draft/messages/welcome",
+    f"/schedules/{NAME}/draft/publish",
+    f"/schedules/{NAME}/versions/1/roll-back",
+]
+
+
+def test_anonymous_people_are_sent_to_sign_in(shipped: ScheduleVersion) -> None:
+    for url in PAGES + ADMIN_PAGES:
+        response = Client().get(url)
+        assert response.status_code == 302 and "/sign-in" in response["Location"], url
+
+
+def test_staff_may_look_but_not_change(staff: Client, admin: Client, series: Enrollment) -> None:
+    open_draft(admin)
+    for url in PAGES:
+        assert staff.get(url).status_code == 200, url
+    for url in ADMIN_PAGES:
+        assert staff.get(url).status_code == 403, url
+    assert staff.post(f"/schedules/{NAME}/draft/start").status_code == 403
+    assert "Edit in a draft" not in text(staff.get(f"/schedules/{NAME}"))
+
+
+def test_every_change_needs_the_csrf_token(admin: Client, shipped: ScheduleVersion) -> None:
+    user = User.objects.get(username="ada")
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(user)
+    assert strict.post(f"/schedules/{NAME}/draft/start").status_code == 403
+    assert not ScheduleDraft.objects.exists()
+
+
+def test_the_list_and_schedule_page_say_what_is_published(
+    admin: Client, series: Enrollment
+) -> None:
+    page = text(admin.get("/schedules"))
+    assert "IV ketamine, six-infusion series ketamine-six-infusion Version 1 1 cli" in page
+    page = text(admin.get(f"/schedules/{NAME}"))
+    assert "2 days before infusion 1 at 18:00 Email what-to-expect" in page
+    assert "Edit in a draft" in page
+
+
+def test_an_invalid_offset_is_shown_at_its_field_and_nothing_is_saved(
+    admin: Client, shipped: ScheduleVersion
+) -> None:
+    draft = open_draft(admin)
+    response = admin.post(f"/schedules/{NAME}/draft/steps/1", step_post(draft, 1, offset="-2x"))
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert re.search(r'id="id_offset_error".*malformed offset', page)
+    assert 'value="-2x"' in page  # what was typed is kept
+    draft.refresh_from_db()
+    assert draft.spec["steps"][1]["offset"] == "-2d" and draft.revision == 1
+    response = admin.post(f"/schedules/{NAME}/draft/steps/1", step_post(draft, 1, offset="-3d"))
+    assert response.status_code == 302
+    draft.refresh_from_db()
+    assert draft.spec["steps"][1]["offset"] == "-3d" and draft.revision == 2
+
+
+def test_a_save_from_an_old_page_is_a_conflict(admin: Client, shipped: ScheduleVersion) -> None:
+    draft = open_draft(admin)
+    admin.post(f"/schedules/{NAME}/draft/steps/1", step_post(draft, 1, offset="-3d"))
+    response = admin.post(
+        f"/schedules/{NAME}/draft/steps/1", step_post(draft, 1, offset="-4d"), follow=True
+    )
+    assert "someone else saved the draft" in text(response)
+    draft.refresh_from_db()
+    assert draft.spec["steps"][1]["offset"] == "-3d"
+
+
+def test_steps_are_removed_and_reordered(admin: Client, shipped: ScheduleVersion) -> None:
+    draft = open_draft(admin)
+    keys = [s["key"] for s in draft.spec["steps"]]
+    admin.post(f"/schedules/{NAME}/draft", {"action": "down", "index": 0, "revision": 1})
+    admin.post(f"/schedules/{NAME}/draft", {"action": "remove", "index": 2, "revision": 2})
+    draft.refresh_from_db()
+    assert [s["key"] for s in draft.spec["steps"]] == [keys[1], keys[0]] + keys[3:]
+
+
+def test_the_preview_counts_the_text_as_typed(admin: Client, shipped: ScheduleVersion) -> None:
+    open_draft(admin)
+    url = f"/schedules/{NAME}/draft/messages/welcome/preview"
+    short = text(admin.post(url, {"sms_text": "Hi {{ first_name }}", "email_body": "Hi"}))
+    assert "5 of 160 characters · 1 text · standard characters" in short
+    long = text(admin.post(url, {"sms_text": "x" * 161, "email_body": "Hi"}))
+    assert "161 of 160 characters · 2 texts" in long
+    emoji = text(admin.post(url, {"sms_text": "Hi 🙂", "email_body": "Hi"}))
+    assert "Unicode" in emoji and "of 70 characters" in emoji
+    raw = text(admin.post(url, {"sms_text": "Hi", "email_body": "a\n\n<div>b</div>"}))
+    assert "email body line 3: raw HTML is not allowed" in raw
+    assert ScheduleDraft.objects.get().revision == 1  # a preview saves nothing
+
+
+def test_publish_shows_diff_and_impact_then_moves_everyone(
+    admin: Client, series: Enrollment, django_capture_on_commit_callbacks
+) -> None:
+    draft = open_draft(admin)
+    admin.post(f"/schedules/{NAME}/draft/steps/1", step_post(draft, 1, offset="-3d"))
+    page = text(admin.get(f"/schedules/{NAME}/draft/publish"))
+    assert "Patients in a series 1 Messages re-timed 1" in page
+    assert "Publish version 2" in page and "Alex Rivera: 1 change" in page
+    before = series.deliveries.get(step_key="what-to-expect").due_at
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.post(
+            f"/schedules/{NAME}/draft/publish",
+            {"note": "a day earlier", "who_moves": "everyone", "revision": 2},
+        )
+    response = admin.get(f"/schedules/{NAME}/moves/{VersionMove.objects.get().pk}")
+    assert "Done: 1 of 1 patient moved to version 2" in text(response)
+    after = series.deliveries.get(step_key="what-to-expect").due_at
+    assert after - before == timedelta(days=-1)
+    history = text(admin.get(f"/schedules/{NAME}/history"))
+    assert "Version 2 published ada" in history and "a day earlier" in history
+
+
+def test_roll_back_shows_the_impact_then_publishes_the_old_version_again(
+    admin: Client, series: Enrollment, django_capture_on_commit_callbacks
+) -> None:
+    draft = open_draft(admin)
+    admin.post(f"/schedules/{NAME}/draft", {"action": "remove", "index": 5, "revision": 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.post(
+            f"/schedules/{NAME}/draft/publish",
+            {"note": "x", "who_moves": "everyone", "revision": 2},
+        )
+    assert draft.spec["steps"][5]["key"] == "look-at-your-life"
+    assert series.deliveries.get(step_key="look-at-your-life").skip_reason == "step_removed"
+    page = text(admin.get(f"/schedules/{NAME}/versions/1/roll-back"))
+    assert "Added 1" in page and "Publish version 1 again as version 3" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        admin.post(
+            f"/schedules/{NAME}/versions/1/roll-back", {"note": "undo", "who_moves": "everyone"}
+        )
+    row = series.deliveries.get(step_key="look-at-your-life")
+    assert (row.status, ScheduleVersion.objects.get(version=3).copied_from) == (
+        Delivery.Status.SCHEDULED, 1,
+    )  # fmt: skip
+
+
+def test_every_admin_page_opens(admin: Client, series: Enrollment) -> None:
+    open_draft(admin)
+    for url in PAGES + ADMIN_PAGES + [f"/schedules/{NAME}/draft/messages/what-to-expect"]:
+        assert admin.get(url).status_code == 200, url
