@@ -143,6 +143,11 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "pause": ("Pause messages", "Series paused: no messages go out until you resume it."),
     "resume": ("Resume messages", "Series resumed."),
     "end": ("End the series", "Series ended: no more messages will go out."),
+    "end-after": (
+        "End the series after infusion {n}",
+        "The series now ends after infusion {n}: later infusions are cancelled and the "
+        "end-of-series messages are timed from infusion {n}.",
+    ),
 }
 
 
@@ -154,6 +159,10 @@ def _service_call(
         if number is None:
             raise Http404("which infusion?")
         return lambda: service.mark_infusion(enrollment, number, action, now=now, actor=actor)
+    if action == "end-after":
+        if number is None:
+            raise Http404("after which infusion?")
+        return lambda: service.end_series_after(enrollment, number, now=now, actor=actor)
     status_change = {"pause": service.pause, "resume": service.resume, "end": service.end}[action]
     return lambda: status_change(enrollment, now=now, actor=actor)
 

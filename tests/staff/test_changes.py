@@ -132,6 +132,24 @@ def test_marking_an_infusion_done_shows_the_change_then_does_it(
     assert "Done: Infusion 1 marked done." in text(response)
 
 
+def test_ending_the_series_after_a_done_infusion_is_previewed_then_done(
+    staff: Client, enrolled: Enrollment
+) -> None:
+    started_an_hour_ago(enrolled)
+    service.mark_infusion(enrolled, 1, "done", now=timezone.now(), actor="test")
+    assert "End the series here" in text(staff.get(f"/patients/{enrolled.patient_id}"))
+    url = f"/series/{enrolled.pk}/infusions/1/end-after"
+    before = snapshot(enrolled)
+    page = text(staff.get(url))
+    assert "End the series after infusion 1?" in page and "What will change" in page
+    assert snapshot(enrolled) == before
+    response = staff.post(url, {"state": series.state_token(enrolled)}, follow=True)
+    enrolled.refresh_from_db()
+    assert enrolled.series_size == 1
+    assert [i.status for i in enrolled.infusions.order_by("number")][1:] == ["cancelled"] * 5
+    assert "The series now ends after infusion 1" in text(response)
+
+
 def test_ending_the_series_previews_the_skipped_messages(
     staff: Client, enrolled: Enrollment
 ) -> None:
