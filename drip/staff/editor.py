@@ -117,7 +117,22 @@ def step_words(step: dict[str, Any]) -> dict[str, Any]:
     if step.get("at"):
         when += f" at {step['at']}"
     channels = " and ".join("Text" if c == "sms" else "Email" for c in step.get("channels", []))
-    return {**step, "when": when, "channel_words": channels}
+    return {**step, "when": when, "channel_words": channels, "rules": _rule_words(step)}
+
+
+def _rule_words(step: dict[str, Any]) -> list[str]:
+    """The step's other fields in words: condition, priority, how far it may move, essential."""
+    rules = [f"Only if {step['requires']}"] if step.get("requires") else []
+    priority = str(step.get("priority", "")).strip().lower()
+    if priority and priority != "normal":
+        rules.append(f"Priority: {priority}")
+    if step.get("latest"):
+        rules.append(f"May move up to {_offset_words(str(step['latest']))} {step.get('anchor')}")
+    else:
+        rules.append("Stays at its own time")
+    if str(step.get("essential", "")).strip().lower() == "true":
+        rules.append("Essential: caught up when joining late")
+    return rules
 
 
 def _offset_words(offset: str) -> str:
@@ -212,10 +227,14 @@ class StepForm(forms.Form):
         label="Condition", required=False, help_text='e.g. "infusion 3 done"; blank: always'
     )
     latest = forms.CharField(
-        label="May move up to", required=False, help_text="an offset from the same anchor"
+        label="May move up to",
+        required=False,
+        help_text="an offset from the same anchor, e.g. +3d; blank: only at its own time",
     )
     priority = forms.ChoiceField(
-        choices=[("", "normal"), ("high", "high"), ("low", "low")], required=False
+        choices=[("", "normal"), ("high", "high"), ("low", "low")],
+        required=False,
+        help_text="high is placed first when the caps leave room for only one",
     )
     essential = forms.BooleanField(required=False, help_text="caught up when joining late")
     revision = forms.IntegerField(widget=forms.HiddenInput)

@@ -219,3 +219,57 @@ def test_every_admin_page_opens(admin: Client, series: Enrollment) -> None:
     open_draft(admin)
     for url in PAGES + ADMIN_PAGES + [f"/schedules/{NAME}/draft/messages/what-to-expect"]:
         assert admin.get(url).status_code == 200, url
+
+
+def test_the_draft_table_shows_every_step_field_in_words(
+    admin: Client, shipped: ScheduleVersion
+) -> None:
+    open_draft(admin)
+    page = text(admin.get(f"/schedules/{NAME}/draft"))
+    assert "welcome Priority: high Stays at its own time" in page
+    assert "May move up to 3 hours before infusion 1" in page
+    assert (
+        "Only if infusion 1 done May move up to 3 days after infusion 1 Essential: caught up when joining late"
+        in page
+    )
+    published = text(admin.get(f"/schedules/{NAME}"))
+    assert "May move up to 3 hours before infusion 1" in published
+
+
+def test_latest_priority_and_essential_are_edited_with_errors_at_their_fields(
+    admin: Client, shipped: ScheduleVersion
+) -> None:
+    draft = open_draft(admin)
+    url = f"/schedules/{NAME}/draft/steps/1"  # what-to-expect: -2d before infusion 1
+    for latest, error in (("soon", "malformed latest"), ("-3d", "is before the step")):
+        response = admin.post(url, step_post(draft, 1, latest=latest))
+        assert response.status_code == 400
+        assert re.search(rf'id="id_latest_error".*{error}', response.content.decode())
+    draft.refresh_from_db()
+    assert draft.spec["steps"][1]["latest"] == "-3h" and draft.revision == 1
+    changed = step_post(draft, 1, latest="-1d", priority="low", essential="on")
+    assert admin.post(url, changed).status_code == 302
+    draft.refresh_from_db()
+    step = draft.spec["steps"][1]
+    assert (step["latest"], step["priority"], step["essential"]) == ("-1d", "low", "true")
+    page = text(admin.get(f"/schedules/{NAME}/draft"))
+    assert "Priority: low May move up to 1 day before infusion 1 Essential" in page
+    unchecked = {k: v for k, v in step_post(draft, 1, priority="").items() if k != "essential"}
+    assert admin.post(url, unchecked).status_code == 302
+    draft.refresh_from_db()
+    assert (draft.spec["steps"][1]["priority"], draft.spec["steps"][1]["essential"]) == ("", "")
+
+
+def test_a_step_problem_in_the_draft_table_links_to_its_field(
+    admin: Client, shipped: ScheduleVersion
+) -> None:
+    draft = open_draft(admin)
+    spec = {**draft.spec, "steps": [dict(s) for s in draft.spec["steps"]]}
+    spec["steps"][1]["latest"] = "-5d"
+    ScheduleDraft.objects.filter(pk=draft.pk).update(spec=spec)
+    page = admin.get(f"/schedules/{NAME}/draft").content.decode()
+    assert re.search(
+        rf'href="/schedules/{NAME}/draft/steps/1#id_latest">may move up to</a>: '
+        r"latest &#x27;-5d&#x27; is before",
+        page,
+    )
