@@ -29,6 +29,7 @@ from drip.core.schedule import parse_schedule
 from drip.core.segments import count_segments, encoding_of
 from drip.errors import DripError, ScheduleError
 from drip.models import Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
+from drip.staff import sample_series
 from drip.staff.access import View, staff_required
 
 SAMPLE_NAMES = {"short": "Al", "long": "Maximiliana-Alexandra"}
@@ -101,8 +102,26 @@ def schedule(request: HttpRequest, name: str) -> HttpResponse:
         "draft": ScheduleDraft.objects.filter(name=name).first(),
         "admin": is_admin(request.user),
         "patients": _on_schedule(name),
+        **_timeline(request, version.spec_text, name),
     }
     return render(request, "staff/editor/schedule.html", context)
+
+
+def _timeline(request: HttpRequest, spec_text: str, name: str) -> dict[str, Any]:
+    """The sample series picture (None while the schedule has problems) for ?days=mwf or tt."""
+    zone = settings.DRIP_CLINIC_TIME_ZONE
+    try:
+        schedule = parse_schedule(spec_text, source=name)
+    except ScheduleError:
+        return {"picture": None}
+    pattern = request.GET.get("days", "mwf")
+    return {
+        "picture": sample_series.picture(schedule, pattern, zone),
+        "patterns": [(k, v[0]) for k, v in sample_series.PATTERNS.items()],
+        "zone": zone,
+        "email_y": sample_series.EMAIL_Y,
+        "sms_y": sample_series.SMS_Y,
+    }
 
 
 def _on_schedule(name: str) -> dict[str, int]:
@@ -173,6 +192,7 @@ def draft(request: HttpRequest, name: str) -> HttpResponse:
         "schedule_problems": [p for p in problems if p.step is None and not p.message_key],
         "message_problems": [p for p in problems if p.message_key],
         "message_keys": sorted(row.messages),
+        **_timeline(request, drafts.spec_to_yaml(row.spec)[0], row.name),
     }
     return render(request, "staff/editor/draft.html", context)
 

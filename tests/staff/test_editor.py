@@ -273,3 +273,60 @@ def test_a_step_problem_in_the_draft_table_links_to_its_field(
         r"latest &#x27;-5d&#x27; is before",
         page,
     )
+
+
+@pytest.fixture
+def new_york(settings: object) -> None:
+    settings.DRIP_CLINIC_TIME_ZONE = "America/New_York"  # type: ignore[attr-defined]
+
+
+def marks(page: str) -> dict[str, int]:
+    return {k: len(re.findall(rf'<g class="{k}[" ]', page)) for k in ("infusion", "email", "sms")}
+
+
+def test_the_schedule_page_pictures_a_sample_series_planned_by_the_planner(
+    staff: Client, shipped: ScheduleVersion, new_york: None
+) -> None:
+    response = staff.get(f"/schedules/{NAME}")
+    page = text(response)
+    assert "A sample series: 6 infusions on Mon/Wed/Fri at 10:00 AM, enrolled on Thu Jan 7." in page
+    assert "11 emails and 11 texts." in page
+    assert marks(response.content.decode()) == {"infusion": 6, "email": 11, "sms": 11}
+    every_mark = page.split("Every mark in words")[1]
+    assert (
+        every_mark.index("Sat Jan 9, 6:00 PM EST · Email · what-to-expect")
+        < every_mark.index("Sun Jan 10, 5:00 PM EST · Text · reminder-1 (infusion-reminder)")
+        < every_mark.index("Mon Jan 11, 10:00 AM EST · Infusion 1")
+    )
+    assert "Fri Jan 22, 10:00 AM EST · Infusion 6" in every_mark
+    tuesdays = staff.get(f"/schedules/{NAME}?days=tt")
+    page = text(tuesdays)
+    assert "6 infusions on Tue/Thu" in page and "Tue Jan 12, 10:00 AM EST · Infusion 1" in page
+    assert "Thu Jan 28, 10:00 AM EST · Infusion 6" in page
+    assert re.search(r'aria-current="true"[^>]*>Tue/Thu<', tuesdays.content.decode())
+
+
+def test_the_draft_picture_follows_the_draft(
+    admin: Client, shipped: ScheduleVersion, new_york: None
+) -> None:
+    draft = open_draft(admin)
+    admin.post(f"/schedules/{NAME}/draft/steps/1", step_post(draft, 1, offset="-3d"))
+    page = text(admin.get(f"/schedules/{NAME}/draft"))
+    assert "Fri Jan 8, 6:00 PM EST · Email · what-to-expect" in page
+    draft.refresh_from_db()
+    admin.post(
+        f"/schedules/{NAME}/draft/steps/1",
+        step_post(draft, 1, channels=["email", "sms"], message="welcome"),
+    )  # a text as well: a 4th in the 7 days from Thu Jan 7 with Tue/Thu infusions
+    page = admin.get(f"/schedules/{NAME}/draft?days=tt")
+    assert (
+        "Sat Jan 9, 6:00 PM EST · Text · what-to-expect (welcome) · not sent: the most messages "
+        "a day or week (caps) was reached"
+    ) in text(page)
+    assert marks(page.content.decode())["sms"] == 12
+    assert page.content.decode().count('<g class="sms skipped">') == 1
+    spec = {**draft.spec, "steps": [dict(s) for s in draft.spec["steps"]]}
+    spec["steps"][1]["offset"] = "-2x"
+    ScheduleDraft.objects.filter(pk=draft.pk).update(spec=spec)
+    page = text(admin.get(f"/schedules/{NAME}/draft"))
+    assert "The picture of a sample series comes back when the problems above are fixed" in page

@@ -123,3 +123,21 @@ def test_an_sms_typed_past_160_characters_shows_two_texts_as_it_is_typed(
     assert "over one text" in count.inner_text()
     assert "sms-count over" in page.locator("#preview").inner_html()
     shoot(page, "editor-sms-two-texts")
+
+
+def test_the_sample_series_picture_switches_to_tue_thu_in_place(
+    admin_page: Any, live_server: Any, settings: Any
+) -> None:
+    settings.DRIP_CLINIC_TIME_ZONE = "America/New_York"
+    page = admin_page
+    page.goto(live_server.url + "/schedules/ketamine-six-infusion")
+    figure = page.locator("figure#sample-series")
+    assert "6 infusions on Mon/Wed/Fri" in figure.locator("figcaption").inner_text()
+    assert figure.locator("svg g.infusion").count() == 6
+    shoot(page, "editor-timeline-mwf")
+    page.get_by_role("link", name="Tue/Thu").click()
+    figure.locator("figcaption").get_by_text("6 infusions on Tue/Thu").wait_for()
+    assert page.url.endswith("?days=tt")
+    figure.get_by_text("Every mark in words").click()
+    assert "Thu Jan 28, 10:00 AM EST · Infusion 6" in figure.locator("ol.marks").inner_text()
+    shoot(page, "editor-timeline-tt")
