@@ -11,6 +11,7 @@ import difflib
 from datetime import datetime
 from functools import wraps
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
@@ -24,15 +25,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from drip.catalog import drafts, impact, publish
+from drip.catalog import versions as catalog_versions
 from drip.core.rendering import TEMPLATE_VARIABLES, build_context, render_email, render_sms
 from drip.core.schedule import parse_schedule
 from drip.core.segments import count_segments, encoding_of
 from drip.errors import DripError, ScheduleError
-from drip.models import Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
-from drip.staff import sample_series
+from drip.models import Enrollment, Infusion, Patient, ScheduleDraft, ScheduleVersion, VersionMove
+from drip.staff import sample_series, words
 from drip.staff.access import View, staff_required
+from drip.staff.views import _search as search_patients
 
 SAMPLE_NAMES = {"short": "Al", "long": "Maximiliana-Alexandra"}
+SAMPLE_UNSUBSCRIBE = "https://clinic.example/u/sample"
 
 
 def is_admin(user: Any) -> bool:
@@ -348,20 +352,48 @@ def message(request: HttpRequest, name: str, key: str) -> HttpResponse:
     return render(request, "staff/editor/message.html", context)
 
 
-@admin_required
+@staff_required
 @require_POST
 def message_preview(request: HttpRequest, name: str, key: str) -> HttpResponse:
-    """The preview pane alone, for what is typed now (nothing is saved)."""
+    """The preview pane alone, for what is typed now, for a sample patient or a real one picked by
+    name (``sample=patient-<id>``). Nothing is saved or sent, so staff may look too."""
     row = _draft(name)
     if key not in row.messages:
         raise Http404("no such message")
     typed = {**row.messages[key], **{p: request.POST.get(p, "") for p in drafts.MESSAGE_PARTS}}
     sample = request.POST.get("sample", "short")
-    context = _preview(row, key, typed, sample if sample in SAMPLE_NAMES else "short")
+    real = _picked_patient(sample)
+    sample = sample if sample in SAMPLE_NAMES or real else "short"
+    context = _preview(row, key, typed, sample, real)
     return render(request, "staff/editor/_preview.html", context)
 
 
-def _preview(row: ScheduleDraft, key: str, typed: dict[str, Any], sample: str) -> dict[str, Any]:
+def _picked_patient(sample: str) -> Patient | None:
+    number = sample.removeprefix("patient-")
+    if not sample.startswith("patient-") or not number.isdigit():
+        return None
+    return get_object_or_404(Patient, pk=int(number))
+
+
+@staff_required
+def message_patients(request: HttpRequest, name: str, key: str) -> HttpResponse:
+    """Patients found by name, phone or email (the Patients page's search), to preview for."""
+    query = request.GET.get("q", "").strip()
+    found = (
+        list(search_patients(query, "").order_by("last_name", "first_name")[:8]) if query else []
+    )
+    choices = [(f"patient-{p.pk}", p) for p in found]
+    context = {"choices": choices, "q": query, "sample": request.GET.get("sample", "")}
+    return render(request, "staff/editor/_patient_choices.html", context)
+
+
+def _preview(
+    row: ScheduleDraft,
+    key: str,
+    typed: dict[str, Any],
+    sample: str,
+    real: Patient | None = None,
+) -> dict[str, Any]:
     typed = {p: str(typed.get(p, "")) for p in drafts.MESSAGE_PARTS} | {
         "sources": row.messages[key].get("sources", [])
     }
@@ -372,20 +404,58 @@ def _preview(row: ScheduleDraft, key: str, typed: dict[str, Any], sample: str) -
     ]
     context: dict[str, Any] = {"problems": problems, "sample": sample, "key": key, "draft": row}
     template = drafts.template_of(key, typed)
-    values = build_context(
-        first_name=SAMPLE_NAMES[sample],
-        clinic=settings.DRIP_CLINIC,
-        series_size=6,
-        infusion_number=2,
-        infusion_local_start=datetime(2026, 12, 9, 10, 30),
-        unsubscribe_url="https://clinic.example/u/sample",
-    )
+    values = _sample_values(sample) if real is None else _real_values(real, context)
     try:
         context["email"] = render_email(template, values) if typed["email_body"].strip() else None
         context["sms"] = sms_facts(render_sms(template, values).text) if typed["sms_text"] else None
     except Exception as error:  # a template that cannot render: shown, as validate shows it
         context["render_error"] = f"{type(error).__name__}: {error}"
     return context
+
+
+def _sample_values(sample: str) -> dict[str, object]:
+    return build_context(
+        first_name=SAMPLE_NAMES[sample],
+        clinic=settings.DRIP_CLINIC,
+        series_size=6,
+        infusion_number=2,
+        infusion_local_start=datetime(2026, 12, 9, 10, 30),
+        unsubscribe_url=SAMPLE_UNSUBSCRIBE,
+    )
+
+
+def _real_values(person: Patient, context: dict[str, Any]) -> dict[str, object]:
+    """A real patient's details as their messages would show them: first name, their series'
+    next infusion (the last one once all are past) in their zone, the clinic's facts. The
+    unsubscribe link stays the sample's: a preview must not hand out a working one."""
+    series = person.enrollments.select_related("schedule_version").order_by("-enrolled_at").first()
+    infusion = _next_infusion(series) if series else None
+    zone = ZoneInfo(person.time_zone)
+    context["real_patient"] = {
+        "name": f"{person.first_name} {person.last_name}",
+        "infusion": f"Infusion {infusion.number}, {words.local_time(infusion.starts_at, person.time_zone)}"
+        if infusion
+        else "no infusion booked",
+    }
+    size = (series.series_size or _size_of(series)) if series else 6
+    return build_context(
+        first_name=person.first_name,
+        clinic=settings.DRIP_CLINIC,
+        series_size=size,
+        infusion_number=infusion.number if infusion else None,
+        infusion_local_start=infusion.starts_at.astimezone(zone) if infusion else None,
+        unsubscribe_url=SAMPLE_UNSUBSCRIBE,
+    )
+
+
+def _next_infusion(series: Enrollment) -> Infusion | None:
+    booked = series.infusions.exclude(status=Infusion.Status.CANCELLED).order_by("number")
+    upcoming = booked.filter(starts_at__gte=timezone.now()).first()
+    return upcoming or booked.last()
+
+
+def _size_of(series: Enrollment) -> int:
+    return catalog_versions.schedule_of(series.schedule_version).infusions
 
 
 def sms_facts(text: str) -> dict[str, Any]:

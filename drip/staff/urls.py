@@ -53,6 +53,11 @@ urlpatterns = [
         editor.message_preview,
         name="message-preview",
     ),
+    path(
+        "schedules/<slug:name>/draft/messages/<slug:key>/patients",
+        editor.message_patients,
+        name="message-patients",
+    ),
     path("schedules/<slug:name>/draft/publish", editor.publish_page, name="publish"),
     path("schedules/<slug:name>/moves/<int:move_id>", editor.move_progress, name="version-move"),
     path("schedules/<slug:name>/history", editor.history, name="history"),

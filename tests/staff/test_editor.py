@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from celery.signals import task_prerun
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from drip.catalog import versions as catalog
 from drip.celery import _fresh_enough_connections, app
+from drip.core.rendering import format_when
 from drip.models import Delivery, Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
 from tests.staff.conftest import make_staff
 from tests.staff.test_pages import text
@@ -330,3 +332,45 @@ def test_the_draft_picture_follows_the_draft(
     ScheduleDraft.objects.filter(pk=draft.pk).update(spec=spec)
     page = text(admin.get(f"/schedules/{NAME}/draft"))
     assert "The picture of a sample series comes back when the problems above are fixed" in page
+
+
+def test_the_message_preview_for_a_real_patient_uses_their_details_and_saves_nothing(
+    admin: Client, staff: Client, series: Enrollment, settings: object
+) -> None:
+    draft = open_draft(admin)
+    person = series.patient
+    found = admin.get(f"/schedules/{NAME}/draft/messages/welcome/patients", {"q": "rivera"})
+    assert f'value="patient-{person.pk}"' in found.content.decode()
+    assert "Alex Rivera" in text(found)
+    assert "No patient matches “nobody”" in text(
+        admin.get(f"/schedules/{NAME}/draft/messages/welcome/patients", {"q": "nobody"})
+    )
+    first = series.infusions.get(number=1).starts_at.astimezone(ZoneInfo(person.time_zone))
+    typed = {
+        "sms_text": "Hi {{ first_name }}: infusion {{ infusion_number }} of {{ series_size }}, "
+        "{{ infusion_when }}. {{ clinic_name }}",
+        "email_body": "Hi",
+        "sample": f"patient-{person.pk}",
+    }
+    deliveries = list(Delivery.objects.values_list("pk", "status", "due_at"))
+    for client in (admin, staff):  # staff may look: nothing is saved or sent
+        page = text(client.post(f"/schedules/{NAME}/draft/messages/welcome/preview", typed))
+        assert (
+            f"Shown for Alex Rivera, a real patient (Infusion 1, {first:%a %b} {first.day}, 10:00 AM"
+            in page
+        )
+        clinic = settings.DRIP_CLINIC["clinic_name"]  # type: ignore[attr-defined]
+        assert f"Hi Alex: infusion 1 of 6, {format_when(first)}. {clinic}" in page
+    sample = text(
+        admin.post(f"/schedules/{NAME}/draft/messages/welcome/preview", typed | {"sample": "short"})
+    )
+    assert "Hi Al: infusion 2 of 6" in sample and "real patient" not in sample
+    missing = admin.post(
+        f"/schedules/{NAME}/draft/messages/welcome/preview", typed | {"sample": "patient-999999"}
+    )
+    assert missing.status_code == 404
+    saved = {"email_subject": "x", "email_body": "x", "sms_text": "x", "revision": draft.revision}
+    assert staff.post(f"/schedules/{NAME}/draft/messages/welcome", saved).status_code == 403
+    draft.refresh_from_db()
+    assert draft.revision == 1 and draft.messages == ScheduleVersion.objects.get().messages
+    assert list(Delivery.objects.values_list("pk", "status", "due_at")) == deliveries

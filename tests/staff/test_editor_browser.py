@@ -141,3 +141,23 @@ def test_the_sample_series_picture_switches_to_tue_thu_in_place(
     figure.get_by_text("Every mark in words").click()
     assert "Thu Jan 28, 10:00 AM EST · Infusion 6" in figure.locator("ol.marks").inner_text()
     shoot(page, "editor-timeline-tt")
+
+
+def test_an_admin_previews_a_message_for_a_real_patient_picked_by_name(
+    admin_page: Any, live_server: Any
+) -> None:
+    page = admin_page
+    page.goto(live_server.url + "/schedules/ketamine-six-infusion")
+    page.get_by_role("button", name="Edit in a draft").click()
+    page.get_by_role("link", name="infusion-reminder", exact=True).first.click()
+    page.get_by_label("Or a real patient, by name").fill("Rivera")
+    page.get_by_label("Alex Rivera").check()
+    note = page.locator("#preview-for")
+    note.wait_for()
+    assert "Shown for Alex Rivera, a real patient (Infusion 1," in note.inner_text()
+    assert "Alex" in page.locator("#preview .sms").inner_text()
+    shoot(page, "editor-message-real-patient")
+    page.get_by_label("Text message").press("End")
+    page.get_by_label("Text message").press_sequentially(" See you soon.")
+    page.locator("#preview .sms").get_by_text("See you soon.").wait_for()
+    assert "Shown for Alex Rivera" in note.inner_text()  # typing keeps the patient
