@@ -308,6 +308,101 @@ def step(request: HttpRequest, name: str, index: int | None = None) -> HttpRespo
     return render(request, "staff/editor/step.html", context, status=400 if form.errors else 200)
 
 
+# --- the draft: schedule settings ---------------------------------------------------------------
+
+CAP_NAMES = ("sms_per_day", "sms_per_7_days", "email_per_day")
+
+
+class ScheduleSettingsForm(forms.Form):
+    """The schedule's own fields, as typed; checked with the whole draft by the parser's rules."""
+
+    title = forms.CharField(max_length=200, help_text="what staff see in lists")
+    infusions = forms.CharField(label="Infusions in a series", help_text="1 to 20")
+    send_window_start = forms.CharField(
+        label="Send messages from", required=False, help_text='patient\'s local time, like "09:00"'
+    )
+    send_window_end = forms.CharField(
+        label="Until", required=False, help_text="within 08:00-21:00, at least two hours"
+    )
+    late_grace = forms.CharField(
+        label="Late grace",
+        required=False,
+        help_text="a message just past its time still goes within this long, e.g. 2h",
+    )
+    caps_sms_per_day = forms.CharField(label="Texts a day, at most", required=False)
+    caps_sms_per_7_days = forms.CharField(label="Texts in any 7 days, at most", required=False)
+    caps_email_per_day = forms.CharField(label="Emails a day, at most", required=False)
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+
+    @staticmethod
+    def initial_from(spec: dict[str, Any]) -> dict[str, Any]:
+        window, caps = spec.get("send_window") or {}, spec.get("caps") or {}
+        initial = {f: spec.get(f, "") for f in ("title", "infusions", "late_grace")}
+        initial |= {f"send_window_{k}": window.get(k, "") for k in ("start", "end")}
+        return initial | {f"caps_{k}": caps.get(k, "") for k in CAP_NAMES}
+
+    def spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The spec with these fields as typed (a blank window or cap: the default)."""
+        data = {k: str(v).strip() for k, v in self.cleaned_data.items() if k != "revision"}
+        window = {k: data[f"send_window_{k}"] for k in ("start", "end")}
+        caps = {k: data[f"caps_{k}"] for k in CAP_NAMES if data[f"caps_{k}"]}
+        changed = {f: data[f] for f in ("title", "infusions", "late_grace")}
+        changed["send_window"] = window if any(window.values()) else {}
+        return {**spec, **changed, "caps": caps}
+
+
+def settings_field(problem: drafts.DraftProblem) -> str | None:
+    """The settings form field a schedule-level problem belongs to (None: not one of them)."""
+    if problem.step is not None or problem.message_key:
+        return None
+    text = problem.message
+    if problem.field == "caps" or text.startswith("caps "):
+        return next((f"caps_{c}" for c in CAP_NAMES if f"caps {c} " in text), None)
+    if problem.field == "send_window" or text.startswith("send_window"):
+        return "send_window_end" if text.startswith("send_window end") else "send_window_start"
+    return problem.field if problem.field in ("title", "infusions", "late_grace") else None
+
+
+@admin_required
+def schedule_settings(request: HttpRequest, name: str) -> HttpResponse:
+    """Title, series size, send window, late grace and caps, checked with the whole draft: a
+    change that makes a step wrong (an 'at' outside a narrower window) is refused, naming it."""
+    row = _draft(name)
+    form = ScheduleSettingsForm(
+        request.POST if request.method == "POST" else None,
+        initial={**ScheduleSettingsForm.initial_from(row.spec), "revision": row.revision},
+    )
+    if request.method == "POST" and form.is_valid():
+        spec = form.spec(row.spec)
+        before = {(p.step, p.field, p.message) for p in drafts.check(row.spec, row.messages)}
+        for problem in drafts.check(spec, row.messages):
+            field = settings_field(problem)
+            if field is not None:
+                form.add_error(field, problem.message)
+            elif (problem.step, problem.field, problem.message) not in before:
+                form.add_error(None, _step_problem_words(spec, problem))
+        if not form.errors:
+            try:
+                drafts.save(
+                    row, revision=form.cleaned_data["revision"], actor=_actor(request),
+                    now=timezone.now(), spec=spec,
+                )  # fmt: skip
+            except drafts.DraftConflict as error:
+                return _conflict(request, error, name)
+            messages.success(request, "Schedule settings saved in the draft.")
+            return redirect("staff:draft", name=name)
+    context = {"draft": row, "form": form}
+    status = 400 if form.errors else 200
+    return render(request, "staff/editor/schedule_settings.html", context, status=status)
+
+
+def _step_problem_words(spec: dict[str, Any], problem: drafts.DraftProblem) -> str:
+    if problem.step is None:
+        return problem.message
+    key = spec["steps"][problem.step].get("key", "")
+    return f"This would make step {problem.step + 1} ({key}) wrong: {problem.message}"
+
+
 # --- the draft: messages ------------------------------------------------------------------------
 
 

@@ -374,3 +374,50 @@ def test_the_message_preview_for_a_real_patient_uses_their_details_and_saves_not
     draft.refresh_from_db()
     assert draft.revision == 1 and draft.messages == ScheduleVersion.objects.get().messages
     assert list(Delivery.objects.values_list("pk", "status", "due_at")) == deliveries
+
+
+def settings_post(draft: ScheduleDraft, **changes: object) -> dict[str, object]:
+    spec = draft.spec
+    window, caps = spec.get("send_window") or {}, spec.get("caps") or {}
+    data = {"title": spec["title"], "infusions": spec["infusions"], "revision": draft.revision}
+    data |= {"late_grace": spec.get("late_grace", ""), "send_window_start": window.get("start")}
+    data |= {"send_window_end": window.get("end"), "caps_sms_per_day": caps.get("sms_per_day", "")}
+    return {**data, **changes}
+
+
+def test_schedule_settings_are_checked_field_by_field_then_saved(
+    admin: Client, shipped: ScheduleVersion
+) -> None:
+    draft = open_draft(admin)
+    url = f"/schedules/{NAME}/draft/settings"
+    assert "Change schedule settings" in text(admin.get(f"/schedules/{NAME}/draft"))
+    bad = settings_post(
+        draft, send_window_start="07:00", late_grace="soon", caps_sms_per_day="9", infusions="0"
+    )
+    response = admin.post(url, bad)
+    assert response.status_code == 400
+    page = response.content.decode()
+    for field, error in (
+        ("send_window_start", "must lie within 08:00-21:00"),
+        ("late_grace", "must be a duration like 2h"),
+        ("caps_sms_per_day", "must be a whole number from 1 to 7"),
+        ("infusions", "must be a whole number from 1 to 20"),
+    ):
+        assert re.search(rf'id="id_{field}_error".*{error}', page), field
+    assert 'value="07:00"' in page  # what was typed is kept
+    narrower = admin.post(url, settings_post(draft, send_window_end="17:00"))
+    assert "would make step 3 (reminder-1) wrong: &#x27;at&#x27; 17:00 is outside" in (
+        narrower.content.decode()
+    )
+    draft.refresh_from_db()
+    assert draft.revision == 1 and draft.spec["send_window"]["end"] == "20:00"
+    changed = settings_post(
+        draft, title="Six infusions", send_window_start="10:00", caps_email_per_day="2"
+    )
+    assert admin.post(url, changed).status_code == 302
+    draft.refresh_from_db()
+    assert draft.spec["title"] == "Six infusions" and draft.spec["send_window"]["start"] == "10:00"
+    assert draft.spec["caps"]["email_per_day"] == "2"
+    page = text(admin.get(f"/schedules/{NAME}/draft"))
+    assert "Six infusions · 6 infusions · messages from 10:00 until 20:00" in page
+    assert "1 text a day, 3 in 7 days, 2 email a day" in page
