@@ -346,7 +346,7 @@ class ScheduleSettingsForm(forms.Form):
         data = {k: str(v).strip() for k, v in self.cleaned_data.items() if k != "revision"}
         window = {k: data[f"send_window_{k}"] for k in ("start", "end")}
         caps = {k: data[f"caps_{k}"] for k in CAP_NAMES if data[f"caps_{k}"]}
-        changed = {f: data[f] for f in ("title", "infusions", "late_grace")}
+        changed: dict[str, Any] = {f: data[f] for f in ("title", "infusions", "late_grace")}
         changed["send_window"] = window if any(window.values()) else {}
         return {**spec, **changed, "caps": caps}
 
