@@ -8,6 +8,7 @@ refused and the page says so (drip.catalog.drafts.DraftConflict).
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import datetime
 from functools import wraps
 from typing import Any, cast
@@ -415,6 +416,58 @@ class MessageForm(forms.Form):
         label="Text message", required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
     revision = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class NewMessageForm(MessageForm):
+    key = forms.SlugField(
+        label="Message key",
+        max_length=60,
+        help_text="lowercase letters, digits and dashes, e.g. hydration-tips; steps name it",
+    )
+    field_order = ["key", "email_subject", "email_body", "sms_text"]
+
+    def __init__(self, *args: Any, taken: set[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.taken = taken
+
+    def clean_key(self) -> str:
+        key = str(self.cleaned_data["key"])
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", key):
+            raise forms.ValidationError("use lowercase letters, digits and dashes only")
+        if key in self.taken:
+            raise forms.ValidationError(f"the draft already has a message {key}")
+        return key
+
+
+@admin_required
+def new_message(request: HttpRequest, name: str) -> HttpResponse:
+    """A new message in the draft, checked by the rules `drip schedules validate` runs."""
+    row = _draft(name)
+    form = NewMessageForm(
+        request.POST if request.method == "POST" else None,
+        initial={"revision": row.revision},
+        taken=set(row.messages),
+    )
+    if request.method == "POST" and form.is_valid():
+        key = form.cleaned_data["key"]
+        data = {p: form.cleaned_data[p] for p in drafts.MESSAGE_PARTS} | {"sources": []}
+        for problem in drafts.check(row.spec, {**row.messages, key: data}):
+            if problem.message_key == key:
+                line = f" (line {problem.line})" if problem.line else ""
+                form.add_error(problem.field, f"{problem.message}{line}")
+        if not form.errors:
+            try:
+                drafts.save(
+                    row, revision=form.cleaned_data["revision"], actor=_actor(request),
+                    now=timezone.now(), messages={**row.messages, key: data},
+                )  # fmt: skip
+            except drafts.DraftConflict as error:
+                return _conflict(request, error, name)
+            messages.success(request, f"Message {key} added to the draft. Use it in a step.")
+            return redirect("staff:message-edit", name=name, key=key)
+    context = {"draft": row, "form": form}
+    status = 400 if form.errors else 200
+    return render(request, "staff/editor/message_new.html", context, status=status)
 
 
 @admin_required

@@ -50,6 +50,7 @@ urlpatterns = [
         "schedules/<slug:name>/draft/settings", editor.schedule_settings, name="schedule-settings"
     ),
     path("schedules/<slug:name>/draft/steps/<int:index>", editor.step, name="step"),
+    path("schedules/<slug:name>/draft/messages/new", editor.new_message, name="new-message"),
     path("schedules/<slug:name>/draft/messages/<slug:key>", editor.message, name="message-edit"),
     path(
         "schedules/<slug:name>/draft/messages/<slug:key>/preview",

@@ -421,3 +421,35 @@ def test_schedule_settings_are_checked_field_by_field_then_saved(
     page = text(admin.get(f"/schedules/{NAME}/draft"))
     assert "Six infusions · 6 infusions · messages from 10:00 until 20:00" in page
     assert "1 text a day, 3 in 7 days, 2 email a day" in page
+
+
+def test_a_new_message_is_checked_part_by_part_then_added_to_the_draft(
+    admin: Client, staff: Client, shipped: ScheduleVersion
+) -> None:
+    draft = open_draft(admin)
+    url = f"/schedules/{NAME}/draft/messages/new"
+    assert staff.get(url).status_code == 403
+    assert "Add a message" in text(admin.get(f"/schedules/{NAME}/draft"))
+    bad = {
+        "key": "welcome",
+        "email_subject": "Drink water",
+        "email_body": "Hi {{ first_name }}\n\n<b>water</b>",
+        "sms_text": "Hi {{ nickname }}",
+        "revision": draft.revision,
+    }
+    response = admin.post(url, bad)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert re.search(r'id="id_key_error".*already has a message welcome', page)
+    bad["key"] = "hydration-tips"
+    page = admin.post(url, bad).content.decode()
+    assert re.search(r'id="id_email_body_error".*raw HTML is not allowed.*\(line 3\)', page)
+    assert re.search(r'id="id_sms_text_error".*nickname', page)
+    draft.refresh_from_db()
+    assert "hydration-tips" not in draft.messages and draft.revision == 1
+    good = bad | {"email_body": "Hi {{ first_name }}, drink water.", "sms_text": "Drink water."}
+    response = admin.post(url, good)
+    assert response["Location"] == f"/schedules/{NAME}/draft/messages/hydration-tips"
+    draft.refresh_from_db()
+    assert draft.messages["hydration-tips"]["sms_text"] == "Drink water."
+    assert "Message hydration-tips added to the draft" in text(admin.get(response["Location"]))
