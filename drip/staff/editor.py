@@ -378,8 +378,8 @@ def schedule_settings(request: HttpRequest, name: str) -> HttpResponse:
         before = {(p.step, p.field, p.message) for p in drafts.check(row.spec, row.messages)}
         for problem in drafts.check(spec, row.messages):
             field = settings_field(problem)
-            if field is not None:
-                form.add_error(field, problem.message)
+            if field is not None:  # the parser's words, with the file's field names spelled out
+                form.add_error(field, problem.message.replace("_", " "))
             elif (problem.step, problem.field, problem.message) not in before:
                 form.add_error(None, _step_problem_words(spec, problem))
         if not form.errors:

@@ -398,9 +398,9 @@ def test_schedule_settings_are_checked_field_by_field_then_saved(
     assert response.status_code == 400
     page = response.content.decode()
     for field, error in (
-        ("send_window_start", "must lie within 08:00-21:00"),
+        ("send_window_start", "send window 07:00-20:00 must lie within 08:00-21:00"),
         ("late_grace", "must be a duration like 2h"),
-        ("caps_sms_per_day", "must be a whole number from 1 to 7"),
+        ("caps_sms_per_day", "caps sms per day must be a whole number from 1 to 7"),
         ("infusions", "must be a whole number from 1 to 20"),
     ):
         assert re.search(rf'id="id_{field}_error".*{error}', page), field

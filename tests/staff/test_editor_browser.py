@@ -161,3 +161,32 @@ def test_an_admin_previews_a_message_for_a_real_patient_picked_by_name(
     page.get_by_label("Text message").press_sequentially(" See you soon.")
     page.locator("#preview .sms").get_by_text("See you soon.").wait_for()
     assert "Shown for Alex Rivera" in note.inner_text()  # typing keeps the patient
+
+
+def test_an_admin_changes_the_send_window_and_adds_a_message(
+    admin_page: Any, live_server: Any
+) -> None:
+    page = admin_page
+    page.goto(live_server.url + "/schedules/ketamine-six-infusion")
+    page.get_by_role("button", name="Edit in a draft").click()
+    shoot(page, "editor-draft")
+    page.get_by_role("link", name="Change schedule settings").click()
+    page.get_by_label("Send messages from").fill("07:30")
+    page.get_by_role("button", name="Save settings in the draft").click()
+    summary = page.locator(".error-summary")
+    assert "must lie within 08:00-21:00" in summary.inner_text()
+    assert "must lie within" in page.locator("#id_send_window_start_error").inner_text()
+    shoot(page, "editor-settings-error")
+    page.get_by_label("Send messages from").fill("08:30")
+    page.get_by_role("button", name="Save settings in the draft").click()
+    assert "Schedule settings saved in the draft" in page.locator(".notice").inner_text()
+    assert "messages from 08:30 until 20:00" in page.locator("#schedule-settings").inner_text()
+    page.get_by_role("link", name="Add a message").click()
+    page.get_by_label("Message key").fill("hydration-tips")
+    page.get_by_label("Email subject").fill("Drink water before your infusion")
+    page.get_by_label("Email body (Markdown)").fill("Hi {{ first_name }},\n\nDrink water.")
+    page.get_by_label("Text message").fill("{{ clinic_sms_name }}: drink water before you come in.")
+    shoot(page, "editor-new-message")
+    page.get_by_role("button", name="Add the message to the draft").click()
+    assert "Message hydration-tips added" in page.locator(".notice").inner_text()
+    page.locator("#preview .sms").get_by_text("drink water before you come in").wait_for()
