@@ -275,6 +275,16 @@ class StepForm(forms.Form):
         return data
 
 
+def _form_values(step: dict[str, Any]) -> dict[str, Any]:
+    """Priority and essential as the form's choices: the parser accepts "High" and "True" too, and
+    a form that showed them unselected would save them as normal and not essential."""
+    priority = str(step.get("priority", "")).strip().lower()
+    return {
+        "priority": "" if priority == "normal" else priority,
+        "essential": str(step.get("essential", "")).strip().lower() == "true",
+    }
+
+
 @admin_required
 def step(request: HttpRequest, name: str, index: int | None = None) -> HttpResponse:
     """Add or change one step; it is checked with the whole draft, errors at their fields."""
@@ -282,7 +292,7 @@ def step(request: HttpRequest, name: str, index: int | None = None) -> HttpRespo
     if index is not None and not 0 <= index < len(row.spec["steps"]):
         raise Http404("no such step")
     current = row.spec["steps"][index] if index is not None else {"channels": ["email"]}
-    initial = {**current, "essential": current.get("essential") == "true"}
+    initial = {**current, **_form_values(current)}
     form = StepForm(
         request.POST if request.method == "POST" else None,
         initial={**initial, "revision": row.revision},

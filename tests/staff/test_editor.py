@@ -453,3 +453,15 @@ def test_a_new_message_is_checked_part_by_part_then_added_to_the_draft(
     draft.refresh_from_db()
     assert draft.messages["hydration-tips"]["sms_text"] == "Drink water."
     assert "Message hydration-tips added to the draft" in text(admin.get(response["Location"]))
+
+
+def test_a_step_written_high_or_true_in_capitals_keeps_its_meaning_when_edited(
+    admin: Client, shipped: ScheduleVersion
+) -> None:
+    draft = open_draft(admin)
+    spec = {**draft.spec, "steps": [dict(s) for s in draft.spec["steps"]]}
+    spec["steps"][2] |= {"priority": "High", "essential": "True"}  # the parser accepts both
+    ScheduleDraft.objects.filter(pk=draft.pk).update(spec=spec)
+    page = admin.get(f"/schedules/{NAME}/draft/steps/2").content.decode()
+    assert re.search(r'<option value="high" selected>', page)
+    assert re.search(r'<input type="checkbox" name="essential"[^>]*checked', page)
