@@ -17,7 +17,7 @@ from django.utils import timezone
 from drip.catalog import versions as catalog
 from drip.celery import _fresh_enough_connections, app
 from drip.core.rendering import format_when
-from drip.models import Delivery, Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
+from drip.models import Delivery, Enrollment, Patient, ScheduleDraft, ScheduleVersion, VersionMove
 from tests.staff.conftest import make_staff
 from tests.staff.test_pages import text
 from tests.support.factories import enroll_patient, mwf_infusions
@@ -465,3 +465,20 @@ def test_a_step_written_high_or_true_in_capitals_keeps_its_meaning_when_edited(
     page = admin.get(f"/schedules/{NAME}/draft/steps/2").content.decode()
     assert re.search(r'<option value="high" selected>', page)
     assert re.search(r'<input type="checkbox" name="essential"[^>]*checked', page)
+
+
+def test_a_real_patient_without_a_series_or_past_all_infusions_is_still_previewed(
+    admin: Client, series: Enrollment
+) -> None:
+    open_draft(admin)
+    url = f"/schedules/{NAME}/draft/messages/welcome/preview"
+    typed = {"sms_text": "Hi {{ first_name }} ({{ infusion_number }})", "email_body": "Hi"}
+    robin = Patient.objects.create(
+        first_name="Robin", last_name="Chen", time_zone="America/Chicago"
+    )
+    page = text(admin.post(url, typed | {"sample": f"patient-{robin.pk}"}))
+    assert "Shown for Robin Chen, a real patient (no infusion booked)" in page
+    assert "Hi Robin ()" in page
+    series.infusions.update(starts_at=timezone.now() - timedelta(days=30))
+    page = text(admin.post(url, typed | {"sample": f"patient-{series.patient_id}"}))
+    assert "(Infusion 6," in page and "Hi Alex (6)" in page
