@@ -8,8 +8,9 @@ per message.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any, cast
 
 from celery.signals import task_prerun
@@ -18,7 +19,7 @@ from django.contrib.auth.models import User
 from django.core.signals import request_started
 from django.db import IntegrityError, transaction
 
-from drip.core.schedule import Caps
+from drip.core.schedule import Caps, Schedule, SendWindow
 from drip.models import Actor, AuditEvent, ClinicSettings, actor_name
 
 # Every key current() returns, in the order the settings page shows them.
@@ -74,6 +75,29 @@ def forget(**_: object) -> None:
 
 request_started.connect(forget, dispatch_uid="drip.clinic.forget.request")
 task_prerun.connect(forget, dispatch_uid="drip.clinic.forget.task", weak=False)
+
+
+def bounded(schedule: Schedule, facts: dict[str, Any] | None = None) -> Schedule:
+    """The schedule within the clinic's limits: the clinic's send window narrows the schedule's
+    (where they do not overlap, the clinic's own window applies), and each of the clinic's caps
+    is an upper bound on the schedule's."""
+    facts = current() if facts is None else facts
+    ours = schedule.send_window
+    clinic_window = SendWindow(_time(facts["window_start"]), _time(facts["window_end"]))
+    window = SendWindow(max(ours.start, clinic_window.start), min(ours.end, clinic_window.end))
+    caps = Caps(*(min(getattr(schedule.caps, cap), int(facts[cap])) for cap in _CAPS))
+    if window.start >= window.end:
+        window = clinic_window
+    if (window, caps) == (ours, schedule.caps):
+        return schedule  # unchanged: keep the cached object (and its cached properties)
+    return dataclasses.replace(schedule, send_window=window, caps=caps)
+
+
+_CAPS = tuple(f.name for f in dataclasses.fields(Caps))
+
+
+def _time(text: str) -> time:
+    return time.fromisoformat(text)
 
 
 class StaleSettings(Exception):

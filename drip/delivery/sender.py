@@ -251,7 +251,7 @@ def _check(
     """Why not to send now: a skip reason, a later time (outside the window), or None (send).
     The rule is the planner's (drip.core.may_send), asked with what is true at this moment."""
     patient, channel = row.patient, row.channel
-    schedule = catalog.schedule_of(catalog.version_by_id(row.schedule_version_id))
+    schedule = clinic.bounded(catalog.schedule_of(catalog.version_by_id(row.schedule_version_id)))
     step = schedule.steps_by_key.get(row.step_key)
     reason = skip_reason(
         enrollment_status=row.enrollment_status,
@@ -296,7 +296,9 @@ class _Caps:
             since = self.now - timedelta(days=7)
             self.sent = delivery_rows.sends_since({r.patient.id for r in self.rows}, since)
         if patient.id not in self.by_patient:
-            schedule = catalog.schedule_of(catalog.version_by_id(row.schedule_version_id))
+            schedule = clinic.bounded(
+                catalog.schedule_of(catalog.version_by_id(row.schedule_version_id))
+            )
             occupancy = Occupancy(zone_of(patient.time_zone), schedule.caps)
             for channel, sent_at in self.sent[patient.id]:
                 occupancy.add(Channel(channel), sent_at)
