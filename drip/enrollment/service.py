@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from drip.catalog import clinic
 from drip.catalog import versions as catalog
 from drip.core.planner import (
     InfusionSlot,
@@ -495,7 +496,7 @@ def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
 
 def _plan(enrollment: Enrollment, now: datetime, history: list[Sent]) -> list[PlannedDelivery]:
     patient = enrollment.patient
-    schedule = catalog.schedule_of(enrollment.schedule_version)
+    schedule = clinic.bounded(catalog.schedule_of(enrollment.schedule_version))
     slots = tuple(
         InfusionSlot(i.number, i.starts_at, InfusionStatus(i.status))
         for i in enrollment.infusions.all()

@@ -13,7 +13,6 @@ from functools import wraps
 from typing import Any, cast
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -23,12 +22,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from drip.catalog import drafts, impact, publish
+from drip.catalog import clinic, drafts, impact, publish
 from drip.core.rendering import TEMPLATE_VARIABLES, build_context, render_email, render_sms
 from drip.core.schedule import parse_schedule
 from drip.core.segments import count_segments, encoding_of
 from drip.errors import DripError, ScheduleError
 from drip.models import Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
+from drip.staff import test_send
 from drip.staff.access import View, staff_required
 
 SAMPLE_NAMES = {"short": "Al", "long": "Maximiliana-Alexandra"}
@@ -306,6 +306,7 @@ def message(request: HttpRequest, name: str, key: str) -> HttpResponse:
     )
     context = {"draft": row, "key": key, "form": form, **preview}
     context["variables"] = TEMPLATE_VARIABLES
+    context["test_form"] = test_send.initial_form(request.user)
     return render(request, "staff/editor/message.html", context)
 
 
@@ -335,7 +336,7 @@ def _preview(row: ScheduleDraft, key: str, typed: dict[str, Any], sample: str) -
     template = drafts.template_of(key, typed)
     values = build_context(
         first_name=SAMPLE_NAMES[sample],
-        clinic=settings.DRIP_CLINIC,
+        clinic=clinic.current(),
         series_size=6,
         infusion_number=2,
         infusion_local_start=datetime(2026, 12, 9, 10, 30),
