@@ -67,6 +67,26 @@ class ScheduleVersion(models.Model):
         return f"{self.name} v{self.version}"
 
 
+class ClinicSettings(models.Model):
+    """One saved version of the clinic's settings (name, phone, window, caps, crisis text, From
+    address...); the newest version wins. The environment's values are the first-start defaults
+    (drip.catalog.clinic.current)."""
+
+    version = models.PositiveIntegerField(unique=True)
+    facts = models.JSONField(help_text="{clinic_name, clinic_phone, ...}: see drip.catalog.clinic")
+    saved_at = models.DateTimeField()
+    saved_by = models.CharField(max_length=150)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-version"]
+
+    def __str__(self) -> str:
+        return f"clinic settings v{self.version}"
+
+
 class Reachable:
     """Per-channel contact, consent and opt-out, for anything with a patient's fields (the Patient
     model and the sender's slim copy, drip.delivery.rows.Recipient): one rule, no string-built
@@ -356,6 +376,9 @@ class AuditEvent(models.Model):
         SMS_REPLY_REFUSED = "sms_reply_refused", "Text reply not sent: opted out"
         SCHEDULE_MOVED = "schedule_moved", "Moved to a new schedule version"
         SCHEDULE_PUBLISHED = "schedule_published", "Schedule version published"
+        TEST_SENT = "test_sent", "Test message sent"
+        TEST_SEND_FAILED = "test_send_failed", "Test message not sent"
+        CLINIC_SETTINGS_SAVED = "clinic_settings_saved", "Clinic settings saved"
 
     at = models.DateTimeField()
     actor = models.CharField(max_length=150)

@@ -10,6 +10,7 @@ message that lists every problem (``ConfigError``).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -265,6 +266,16 @@ DRIP_REPLY_TO = _env("DRIP_REPLY_TO", "")
 # Who hears about a crisis reply at once (comma-separated): by email and by SMS.
 DRIP_ONCALL_EMAILS = _env_list("DRIP_ONCALL_EMAILS")
 DRIP_ONCALL_PHONES = _env_list("DRIP_ONCALL_PHONES")
+_problems.extend(
+    f"DRIP_ONCALL_PHONES has {phone!r}: write each number in E.164 form (+13125550142)"
+    for phone in DRIP_ONCALL_PHONES
+    if not re.fullmatch(r"\+[1-9][0-9]{6,14}", phone)
+)
+_problems.extend(
+    f"DRIP_ONCALL_EMAILS has {email!r}: not an email address"
+    for email in DRIP_ONCALL_EMAILS
+    if not re.fullmatch(r"[^@\s,]+@[^@\s,]+\.[^@\s,]+", email)
+)
 # Twilio's Advanced Opt-Out already answers STOP, START and HELP: drip then stays silent on them.
 DRIP_TWILIO_ANSWERS_KEYWORDS = _bool("DRIP_TWILIO_ANSWERS_KEYWORDS", False)
 # How often patients hear from us, as the HELP reply says it.
@@ -377,6 +388,11 @@ def _production_problems() -> list[str]:
         required = key in ("clinic_name", "clinic_phone")  # address, instructions: optional
         if DRIP_CLINIC[key] == _SAMPLE_CLINIC[key] or (required and not DRIP_CLINIC[key]):
             found.append(f"{name} is {'the sample value' if DRIP_CLINIC[key] else 'empty'}")
+    if not (DRIP_ONCALL_EMAILS or DRIP_ONCALL_PHONES):
+        found.append(
+            "DRIP_ONCALL_EMAILS and DRIP_ONCALL_PHONES are both empty; a crisis reply must reach "
+            "a person at once, so name at least one on-call contact"
+        )
     return found
 
 
@@ -392,7 +408,7 @@ DRIP_CRISIS_TEXT = _env(
 if not DRIP_CRISIS_TEXT:
     _problems.append("DRIP_CRISIS_TEXT is empty; every email must say where to turn in a crisis")
 # The name texts show on a lock screen; set it when the clinic's name says what it treats.
-DRIP_CLINIC_SMS_NAME = _env("DRIP_CLINIC_SMS_NAME", DRIP_CLINIC["clinic_name"])
+DRIP_CLINIC_SMS_NAME = (_env("DRIP_CLINIC_SMS_NAME") or "").strip() or DRIP_CLINIC["clinic_name"]
 DRIP_CLINIC.update(crisis_text=DRIP_CRISIS_TEXT, clinic_sms_name=DRIP_CLINIC_SMS_NAME)
 
 # --- guardrails at `drip schedules validate` and `publish` ---------------------------------------

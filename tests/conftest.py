@@ -57,7 +57,9 @@ def redis_url() -> str:
 @pytest.fixture(autouse=True)
 def fresh_catalog_cache():
     """Versions are immutable in production, but test databases reuse ids after a rollback."""
+    from drip.catalog import clinic
     from drip.catalog import versions as catalog
 
     catalog.version_by_id.cache_clear()
+    clinic.forget()  # clinic settings saved in a test are rolled back with it
     yield

@@ -24,6 +24,7 @@ PRODUCTION = {
     "DRIP_PUBLIC_BASE_URL": "https://drip.clinic.example",
     "DRIP_CLINIC_NAME": "Lakeside Infusion Center",
     "DRIP_CLINIC_PHONE": "(312) 555-0142",
+    "DRIP_ONCALL_PHONES": "+13125550199",
 }
 
 
@@ -90,6 +91,9 @@ def test_production_lists_every_problem_in_one_message(tmp_path):
             "DRIP_CLINIC_ADDRESS is the sample value",
         ),
         ({"DRIP_DEBUG": "yes"}, "DRIP_DEBUG is on"),
+        ({"DRIP_ONCALL_PHONES": ""}, "name at least one on-call contact"),
+        ({"DRIP_ONCALL_PHONES": "312 555 0199"}, "write each number in E.164 form"),
+        ({"DRIP_ONCALL_EMAILS": "oncall-at-clinic"}, "'oncall-at-clinic': not an email address"),
         ({"DRIP_PUBLIC_BASE_URL": "http://drip.clinic.example"}, "public https:// address"),
     ],
 )

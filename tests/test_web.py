@@ -121,6 +121,7 @@ FILLED_IN = {  # what the operator fills in where .env.example leaves a blank
     "TWILIO_AUTH_TOKEN": "web-test-token",
     "DRIP_SMTP_HOST": "smtp.clinic.example",
     "DRIP_FROM_EMAIL": "care@clinic.example",
+    "DRIP_ONCALL_PHONES": "+13125550199",
 }
 
 

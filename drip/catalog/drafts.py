@@ -21,6 +21,7 @@ import yaml
 from django.conf import settings
 from django.db.models import F
 
+from drip.catalog import clinic
 from drip.catalog import files as library
 from drip.core import guardrails
 from drip.core.rendering import MessageTemplate, validate_message
@@ -175,7 +176,7 @@ def check(spec: Spec, messages: Mapping[str, Mapping[str, Any]]) -> list[DraftPr
         problems += guardrails.message_problems(
             {k: t for k, t in templates.items() if k in used},
             guardrails.steps_by_message([schedule]),
-            clinic=settings.DRIP_CLINIC,
+            clinic=clinic.current(),
             article=read_article(),
             sensitive_terms=library.read_sensitive_terms(),
             rules=library.rules_from_settings(),

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from django.db.models import Count
 
+from drip.catalog import clinic
 from drip.catalog import versions as catalog
 from drip.core.planner import (
     InfusionSlot,
@@ -89,6 +90,7 @@ def impact(
     sample_size: int = 5,
 ) -> Impact:
     """What moving every active or paused series of ``name`` to (schedule, messages) changes."""
+    schedule = clinic.bounded(schedule)  # as the series will be planned
     enrollments = list(
         Enrollment.objects.filter(schedule_version__name=name, status__in=MOVING)
         .select_related("patient")

@@ -23,7 +23,7 @@ from drip.catalog import drafts
 from drip.catalog import versions as catalog
 from drip.core.rendering import parse_message
 from drip.core.schedule import parse_schedule
-from drip.enrollment.service import lock_series, replan
+from drip.enrollment.service import replan
 from drip.errors import DripError, Problem, ScheduleError
 from drip.models import AuditEvent, Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
 
@@ -153,8 +153,12 @@ def move_batch(move_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -> 
 
 def _move_one(enrollment_id: int, move: VersionMove, now: datetime) -> dict[str, int]:
     with transaction.atomic():
-        lock_series(enrollment_id)
-        enrollment = Enrollment.objects.select_related("schedule_version").get(pk=enrollment_id)
+        # Locked (as every change to a series is) and read with its version, in one query.
+        enrollment = (
+            Enrollment.objects.select_for_update(of=("self",))
+            .select_related("schedule_version")
+            .get(pk=enrollment_id)
+        )
         previous = enrollment.schedule_version
         if previous.name != move.version.name or previous.version >= move.version.version:
             return {}  # moved already (a second run), or by a later publish

@@ -31,6 +31,8 @@ class OutgoingEmail:
     unsubscribe_url: str  # https link with a signed token (List-Unsubscribe, RFC 8058)
     # Set for mail that is not a delivery (staff alerts); otherwise derived from delivery_id.
     message_id: str = ""
+    # The clinic settings' From address; empty: the channel's own (DEFAULT_FROM_EMAIL).
+    from_email: str = ""
 
 
 @dataclass(frozen=True)

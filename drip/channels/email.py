@@ -85,6 +85,7 @@ def build_email_message(
     message: OutgoingEmail, *, from_email: str, domain: str, reply_to: str = ""
 ) -> EmailMultiAlternatives:
     """The MIME message SMTP and the file outbox both send: text, an HTML alternative, headers."""
+    from_email = message.from_email or from_email
     headers = {
         "From": from_email,
         "To": message.to,

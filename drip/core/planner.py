@@ -11,7 +11,7 @@ caps, counting every message the patient got or will get (``history``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -171,33 +171,32 @@ def _place(
     planned = draft.planned
     if planned.skipped:
         return planned
-    slots = _slots(draft, schedule, zone, now)
-    if not slots:
-        return replace(planned, skip_reason=SkipReason.TOO_LATE)
-    for slot in slots:
+    reason = SkipReason.TOO_LATE  # until a slot turns up
+    for slot in _slots(draft, schedule, zone, now):  # lazily: the first one usually fits
         if occupancy.fits(planned.channel, slot):
             occupancy.add(planned.channel, slot)
             return replace(planned, due_at=slot)
-    return replace(planned, skip_reason=SkipReason.CAP)
+        reason = SkipReason.CAP
+    return replace(planned, skip_reason=reason)
 
 
-def _slots(draft: _Draft, schedule: Schedule, zone: ZoneInfo, now: datetime) -> list[datetime]:
+def _slots(draft: _Draft, schedule: Schedule, zone: ZoneInfo, now: datetime) -> Iterator[datetime]:
     """Where the draft may go: its natural time (or now, if that has just passed), then the
-    window's opening on each later day up to its bound. Empty: its whole range is past."""
+    window's opening on each later day up to its bound. None: its whole range is past."""
     natural = draft.planned.due_at
     # Within the grace period a step just past still goes, now.
     last = max(draft.latest, natural + schedule.late_grace)
     if draft.step.essential:
         last = max(last, now + CATCH_UP_HORIZON)  # caught up: the next free slot from now on
     elif last < now:
-        return []
+        return
     first = natural if natural >= now else next_opening(now, zone, schedule.send_window)
-    slots = [first] if first <= last else []
+    if first <= last:
+        yield first
     day = first.astimezone(zone).date() + timedelta(days=1)
     while (opening := resolve(datetime.combine(day, schedule.send_window.start), zone)) <= last:
-        slots.append(opening)
+        yield opening
         day += timedelta(days=1)
-    return slots
 
 
 def _anchor_slot(anchor: Anchor, slots: dict[int, InfusionSlot], size: int) -> InfusionSlot | None:

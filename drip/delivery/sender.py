@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 
+from drip.catalog import clinic
 from drip.catalog import versions as catalog
 from drip.channels import io_loop
 from drip.channels.base import EmailChannel, OutgoingEmail, OutgoingSms, Receipt, SmsChannel
@@ -74,6 +75,7 @@ class _Go:
     # An SMS whose last attempt lost its answer (timeout, dropped connection): Twilio may have
     # taken it, so look for it (created since this time) before sending again.
     look_since: datetime | None = None
+    from_email: str = ""  # the clinic settings' From address (email only)
 
 
 _Answer = tuple[Row, Receipt | DeliveryError]
@@ -249,7 +251,7 @@ def _check(
     """Why not to send now: a skip reason, a later time (outside the window), or None (send).
     The rule is the planner's (drip.core.may_send), asked with what is true at this moment."""
     patient, channel = row.patient, row.channel
-    schedule = catalog.schedule_of(catalog.version_by_id(row.schedule_version_id))
+    schedule = clinic.bounded(catalog.schedule_of(catalog.version_by_id(row.schedule_version_id)))
     step = schedule.steps_by_key.get(row.step_key)
     reason = skip_reason(
         enrollment_status=row.enrollment_status,
@@ -294,7 +296,9 @@ class _Caps:
             since = self.now - timedelta(days=7)
             self.sent = delivery_rows.sends_since({r.patient.id for r in self.rows}, since)
         if patient.id not in self.by_patient:
-            schedule = catalog.schedule_of(catalog.version_by_id(row.schedule_version_id))
+            schedule = clinic.bounded(
+                catalog.schedule_of(catalog.version_by_id(row.schedule_version_id))
+            )
             occupancy = Occupancy(zone_of(patient.time_zone), schedule.caps)
             for channel, sent_at in self.sent[patient.id]:
                 occupancy.add(Channel(channel), sent_at)
@@ -308,9 +312,10 @@ def _prepare(row: Row, infusions: dict[int, InfusionState], now: datetime) -> _G
     number = row.anchor_infusion or 1
     infusion = infusions.get(number)
     unsubscribe = links.unsubscribe_url(patient.id) if row.channel == "email" else ""
+    facts = clinic.current()  # cached for the task: one query per batch, not per message
     context = build_context(
         first_name=patient.first_name,
-        clinic=settings.DRIP_CLINIC,
+        clinic=facts,
         series_size=row.series_size or catalog.schedule_of(version).infusions,
         infusion_number=number,
         infusion_local_start=infusion.starts_at.astimezone(ZoneInfo(patient.time_zone))
@@ -325,6 +330,7 @@ def _prepare(row: Row, infusions: dict[int, InfusionState], now: datetime) -> _G
         context,
         patient.contact(row.channel),
         look_since=now - _LOOKBACK if lost else None,
+        from_email=str(facts["from_email"]),
     )
 
 
@@ -335,7 +341,13 @@ def _render(go: _Go) -> OutgoingSms | OutgoingEmail:
         return OutgoingSms(go.row.id, go.to, render_sms(template, go.context).text)
     mail = render_email(template, go.context)
     return OutgoingEmail(
-        go.row.id, go.to, mail.subject, mail.text, mail.html, str(go.context["unsubscribe_url"])
+        go.row.id,
+        go.to,
+        mail.subject,
+        mail.text,
+        mail.html,
+        str(go.context["unsubscribe_url"]),
+        from_email=go.from_email,
     )
 
 

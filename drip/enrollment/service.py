@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 
+from drip.catalog import clinic
 from drip.catalog import versions as catalog
 from drip.core.planner import (
     InfusionSlot,
@@ -72,6 +73,7 @@ __all__ = [
 ]
 
 S, E = Delivery.Status, Enrollment.Status
+_WITH_PATIENT_AND_VERSION = Enrollment.objects.select_related("patient", "schedule_version")
 # The column that holds a channel's opt-out (an update by name, in one statement).
 _OPTED_OUT_FIELD = {Channel.SMS: "sms_opted_out_at", Channel.EMAIL: "email_opted_out_at"}
 # target status: the statuses it may be reached from
@@ -417,7 +419,8 @@ def _set_opt_out(
 def replan(enrollment: Enrollment, *, now: datetime) -> ReplanResult:
     """Bring the enrollment's pending deliveries in line with its current state (in the caller's
     transaction). Planning twice creates nothing new; sent rows are never touched."""
-    enrollment.refresh_from_db()
+    # One query for the series, its patient and its version (the plan reads all three).
+    enrollment.refresh_from_db(from_queryset=_WITH_PATIENT_AND_VERSION)
     existing = {(d.step_key, d.channel): d for d in enrollment.deliveries.all()}
     history = _history(enrollment, existing.values())
     planned = {
@@ -493,7 +496,7 @@ def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
 
 def _plan(enrollment: Enrollment, now: datetime, history: list[Sent]) -> list[PlannedDelivery]:
     patient = enrollment.patient
-    schedule = catalog.schedule_of(enrollment.schedule_version)
+    schedule = clinic.bounded(catalog.schedule_of(enrollment.schedule_version))
     slots = tuple(
         InfusionSlot(i.number, i.starts_at, InfusionStatus(i.status))
         for i in enrollment.infusions.all()

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from drip.catalog import clinic
 from drip.core.keywords import Classification, Keyword, classify
 from drip.enrollment.service import record_opt_in, record_opt_out
 from drip.inbound.alerts import raise_alert
@@ -138,10 +139,10 @@ def _auto_reply(inbound: InboundMessage, now: datetime) -> tuple[str, str]:
 
 def _clinic() -> dict[str, str]:
     """The clinic as a text names it: the SMS name, which keeps the drug off a lock screen."""
+    facts = clinic.current()
     return {
-        "clinic_name": settings.DRIP_CLINIC.get("clinic_sms_name")
-        or settings.DRIP_CLINIC["clinic_name"],
-        "clinic_phone": settings.DRIP_CLINIC["clinic_phone"],
+        "clinic_name": facts.get("clinic_sms_name") or facts["clinic_name"],
+        "clinic_phone": facts["clinic_phone"],
     }
 
 

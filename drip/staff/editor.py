@@ -15,7 +15,6 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -25,14 +24,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from drip.catalog import drafts, impact, publish
+from drip.catalog import clinic, drafts, impact, publish
 from drip.catalog import versions as catalog_versions
 from drip.core.rendering import TEMPLATE_VARIABLES, build_context, render_email, render_sms
 from drip.core.schedule import parse_schedule
 from drip.core.segments import count_segments, encoding_of
 from drip.errors import DripError, ScheduleError
 from drip.models import Enrollment, Infusion, Patient, ScheduleDraft, ScheduleVersion, VersionMove
-from drip.staff import sample_series, words
+from drip.staff import sample_series, test_send, words
 from drip.staff.access import View, staff_required
 from drip.staff.views import _search as search_patients
 
@@ -113,10 +112,12 @@ def schedule(request: HttpRequest, name: str) -> HttpResponse:
 
 
 def _timeline(request: HttpRequest, spec_text: str, name: str) -> dict[str, Any]:
-    """The sample series picture (None while the schedule has problems) for ?days=mwf or tt."""
-    zone = settings.DRIP_CLINIC_TIME_ZONE
+    """The sample series picture (None while the schedule has problems) for ?days=mwf or tt,
+    planned as patients' series are: within the clinic's send window and caps, in its zone."""
+    facts = clinic.current()
+    zone = str(facts["time_zone"])
     try:
-        schedule = parse_schedule(spec_text, source=name)
+        schedule = clinic.bounded(parse_schedule(spec_text, source=name), facts)
     except ScheduleError:
         return {"picture": None}
     pattern = request.GET.get("days", "mwf")
@@ -507,6 +508,7 @@ def message(request: HttpRequest, name: str, key: str) -> HttpResponse:
     )
     context = {"draft": row, "key": key, "form": form, **preview}
     context["variables"] = TEMPLATE_VARIABLES
+    context["test_form"] = test_send.initial_form(request.user)
     return render(request, "staff/editor/message.html", context)
 
 
@@ -574,7 +576,7 @@ def _preview(
 def _sample_values(sample: str) -> dict[str, object]:
     return build_context(
         first_name=SAMPLE_NAMES[sample],
-        clinic=settings.DRIP_CLINIC,
+        clinic=clinic.current(),
         series_size=6,
         infusion_number=2,
         infusion_local_start=datetime(2026, 12, 9, 10, 30),
@@ -598,7 +600,7 @@ def _real_values(person: Patient, context: dict[str, Any]) -> dict[str, object]:
     size = (series.series_size or _size_of(series)) if series else 6
     return build_context(
         first_name=person.first_name,
-        clinic=settings.DRIP_CLINIC,
+        clinic=clinic.current(),
         series_size=size,
         infusion_number=infusion.number if infusion else None,
         infusion_local_start=infusion.starts_at.astimezone(zone) if infusion else None,

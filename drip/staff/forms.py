@@ -8,11 +8,11 @@ from typing import Any, cast
 from zoneinfo import available_timezones
 
 from django import forms
-from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, QueryDict
 from django.utils.functional import Promise
 
+from drip.catalog import clinic
 from drip.errors import EnrollmentError
 
 MAX_INFUSIONS = 6
@@ -131,7 +131,7 @@ def zone_names() -> list[str]:
 
 
 def clinic_zone() -> str:
-    return str(settings.DRIP_CLINIC_TIME_ZONE)
+    return str(clinic.current()["time_zone"])
 
 
 class ContactForm(forms.Form):

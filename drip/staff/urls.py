@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from drip.staff import alerts, audit, changes, editor, inbox, signin, views
+from drip.staff import alerts, audit, changes, clinic, editor, inbox, signin, test_send, views
 
 app_name = "staff"
 urlpatterns = [
@@ -62,6 +62,12 @@ urlpatterns = [
         editor.message_patients,
         name="message-patients",
     ),
+    path(
+        "schedules/<slug:name>/draft/messages/<slug:key>/test-send",
+        test_send.test_send,
+        name="test-send",
+    ),
+    path("settings", clinic.clinic_settings, name="clinic"),
     path("schedules/<slug:name>/draft/publish", editor.publish_page, name="publish"),
     path("schedules/<slug:name>/moves/<int:move_id>", editor.move_progress, name="version-move"),
     path("schedules/<slug:name>/history", editor.history, name="history"),

@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from drip.catalog import clinic as clinic_facts
 from drip.catalog import versions as catalog
 from drip.core.rendering import build_context, render_email, render_sms
 from drip.delivery import links
@@ -346,7 +347,7 @@ def message(request: HttpRequest, patient_id: int, delivery_id: int) -> HttpResp
     infusion = d.enrollment.infusions.filter(number=number).first()
     context = build_context(
         first_name=person.first_name,
-        clinic=settings.DRIP_CLINIC,
+        clinic=clinic_facts.current(),
         series_size=d.enrollment.series_size or catalog.schedule_of(version).infusions,
         infusion_number=number,
         infusion_local_start=infusion.starts_at.astimezone(ZoneInfo(person.time_zone))
@@ -395,7 +396,7 @@ def enroll_page(request: HttpRequest) -> HttpResponse:
         done = _enroll(request, form)
         if done is not None:
             return done
-    clinic = settings.DRIP_CLINIC["clinic_name"]
+    clinic = clinic_facts.current()["clinic_name"]
     context = {
         "form": form,
         "zones": zone_names(),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -12,6 +11,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from drip.catalog import clinic
 from drip.delivery import links
 from drip.enrollment.service import record_opt_out
 from drip.models import Patient
@@ -24,10 +24,8 @@ log = logging.getLogger("drip.webhooks.unsubscribe")
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """RFC 8058 one-click: POST unsubscribes (no login, no redirect, idempotent); GET only asks,
     because mail scanners follow links. Any POST counts, with or without the one-click body."""
-    context = {
-        "clinic_name": settings.DRIP_CLINIC["clinic_name"],
-        "clinic_phone": settings.DRIP_CLINIC["clinic_phone"],
-    }
+    facts = clinic.current()
+    context = {"clinic_name": facts["clinic_name"], "clinic_phone": facts["clinic_phone"]}
     try:
         patient_id, channel = links.read_unsubscribe_token(token)
         patient = Patient.objects.get(pk=patient_id)

@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from drip.catalog import versions as catalog
+from drip.catalog.clinic import current as current_clinic
 from drip.celery import _fresh_enough_connections, app
 from drip.core.rendering import format_when
 from drip.models import Delivery, Enrollment, Patient, ScheduleDraft, ScheduleVersion, VersionMove
@@ -359,7 +360,7 @@ def test_the_message_preview_for_a_real_patient_uses_their_details_and_saves_not
             f"Shown for Alex Rivera, a real patient (Infusion 1, {first:%a %b} {first.day}, 10:00 AM"
             in page
         )
-        clinic = settings.DRIP_CLINIC["clinic_name"]  # type: ignore[attr-defined]
+        clinic = current_clinic()["clinic_name"]
         assert f"Hi Alex: infusion 1 of 6, {format_when(first)}. {clinic}" in page
     sample = text(
         admin.post(f"/schedules/{NAME}/draft/messages/welcome/preview", typed | {"sample": "short"})
