@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from drip.catalog import versions as catalog
 from drip.catalog.clinic import current as current_clinic
+from drip.catalog.clinic import save as save_clinic
 from drip.celery import _fresh_enough_connections, app
 from drip.core.rendering import format_when
 from drip.models import Delivery, Enrollment, Patient, ScheduleDraft, ScheduleVersion, VersionMove
@@ -483,3 +484,16 @@ def test_a_real_patient_without_a_series_or_past_all_infusions_is_still_previewe
     series.infusions.update(starts_at=timezone.now() - timedelta(days=30))
     page = text(admin.post(url, typed | {"sample": f"patient-{series.patient_id}"}))
     assert "(Infusion 6," in page and "Hi Alex (6)" in page
+
+
+def test_the_sample_series_follows_the_clinic_settings_zone_and_window(
+    staff: Client, shipped: ScheduleVersion, new_york: None
+) -> None:
+    facts = current_clinic() | {"time_zone": "America/Chicago", "window_start": "10:30"}
+    save_clinic(facts, on_version=0, actor="test", now=timezone.now())
+    page = text(staff.get(f"/schedules/{NAME}"))
+    assert "Mon Jan 11, 10:00 AM CST · Infusion 1" in page
+    assert "Thu Jan 7, 11:00 AM CST · Email · welcome" in page
+    assert (
+        "Tue Jan 12, 10:30 AM CST · Email · a-tool-not-a-magic-wand" in page
+    )  # 10:00 is too early
