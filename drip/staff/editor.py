@@ -8,9 +8,11 @@ refused and the page says so (drip.catalog.drafts.DraftConflict).
 from __future__ import annotations
 
 import difflib
+import re
 from datetime import datetime
 from functools import wraps
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
@@ -23,15 +25,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from drip.catalog import clinic, drafts, impact, publish
+from drip.catalog import versions as catalog_versions
 from drip.core.rendering import TEMPLATE_VARIABLES, build_context, render_email, render_sms
 from drip.core.schedule import parse_schedule
 from drip.core.segments import count_segments, encoding_of
 from drip.errors import DripError, ScheduleError
-from drip.models import Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
-from drip.staff import test_send
+from drip.models import Enrollment, Infusion, Patient, ScheduleDraft, ScheduleVersion, VersionMove
+from drip.staff import sample_series, test_send, words
 from drip.staff.access import View, staff_required
+from drip.staff.views import _search as search_patients
 
 SAMPLE_NAMES = {"short": "Al", "long": "Maximiliana-Alexandra"}
+SAMPLE_UNSUBSCRIBE = "https://clinic.example/u/sample"
 
 
 def is_admin(user: Any) -> bool:
@@ -101,8 +106,28 @@ def schedule(request: HttpRequest, name: str) -> HttpResponse:
         "draft": ScheduleDraft.objects.filter(name=name).first(),
         "admin": is_admin(request.user),
         "patients": _on_schedule(name),
+        **_timeline(request, version.spec_text, name),
     }
     return render(request, "staff/editor/schedule.html", context)
+
+
+def _timeline(request: HttpRequest, spec_text: str, name: str) -> dict[str, Any]:
+    """The sample series picture (None while the schedule has problems) for ?days=mwf or tt,
+    planned as patients' series are: within the clinic's send window and caps, in its zone."""
+    facts = clinic.current()
+    zone = str(facts["time_zone"])
+    try:
+        schedule = clinic.bounded(parse_schedule(spec_text, source=name), facts)
+    except ScheduleError:
+        return {"picture": None}
+    pattern = request.GET.get("days", "mwf")
+    return {
+        "picture": sample_series.picture(schedule, pattern, zone),
+        "patterns": [(k, v[0]) for k, v in sample_series.PATTERNS.items()],
+        "zone": zone,
+        "email_y": sample_series.EMAIL_Y,
+        "sms_y": sample_series.SMS_Y,
+    }
 
 
 def _on_schedule(name: str) -> dict[str, int]:
@@ -117,7 +142,22 @@ def step_words(step: dict[str, Any]) -> dict[str, Any]:
     if step.get("at"):
         when += f" at {step['at']}"
     channels = " and ".join("Text" if c == "sms" else "Email" for c in step.get("channels", []))
-    return {**step, "when": when, "channel_words": channels}
+    return {**step, "when": when, "channel_words": channels, "rules": _rule_words(step)}
+
+
+def _rule_words(step: dict[str, Any]) -> list[str]:
+    """The step's other fields in words: condition, priority, how far it may move, essential."""
+    rules = [f"Only if {step['requires']}"] if step.get("requires") else []
+    priority = str(step.get("priority", "")).strip().lower()
+    if priority and priority != "normal":
+        rules.append(f"Priority: {priority}")
+    if step.get("latest"):
+        rules.append(f"May move up to {_offset_words(str(step['latest']))} {step.get('anchor')}")
+    else:
+        rules.append("Stays at its own time")
+    if str(step.get("essential", "")).strip().lower() == "true":
+        rules.append("Essential: caught up when joining late")
+    return rules
 
 
 def _offset_words(offset: str) -> str:
@@ -158,6 +198,7 @@ def draft(request: HttpRequest, name: str) -> HttpResponse:
         "schedule_problems": [p for p in problems if p.step is None and not p.message_key],
         "message_problems": [p for p in problems if p.message_key],
         "message_keys": sorted(row.messages),
+        **_timeline(request, drafts.spec_to_yaml(row.spec)[0], row.name),
     }
     return render(request, "staff/editor/draft.html", context)
 
@@ -212,10 +253,14 @@ class StepForm(forms.Form):
         label="Condition", required=False, help_text='e.g. "infusion 3 done"; blank: always'
     )
     latest = forms.CharField(
-        label="May move up to", required=False, help_text="an offset from the same anchor"
+        label="May move up to",
+        required=False,
+        help_text="an offset from the same anchor, e.g. +3d; blank: only at its own time",
     )
     priority = forms.ChoiceField(
-        choices=[("", "normal"), ("high", "high"), ("low", "low")], required=False
+        choices=[("", "normal"), ("high", "high"), ("low", "low")],
+        required=False,
+        help_text="high is placed first when the caps leave room for only one",
     )
     essential = forms.BooleanField(required=False, help_text="caught up when joining late")
     revision = forms.IntegerField(widget=forms.HiddenInput)
@@ -231,6 +276,16 @@ class StepForm(forms.Form):
         return data
 
 
+def _form_values(step: dict[str, Any]) -> dict[str, Any]:
+    """Priority and essential as the form's choices: the parser accepts "High" and "True" too, and
+    a form that showed them unselected would save them as normal and not essential."""
+    priority = str(step.get("priority", "")).strip().lower()
+    return {
+        "priority": "" if priority == "normal" else priority,
+        "essential": str(step.get("essential", "")).strip().lower() == "true",
+    }
+
+
 @admin_required
 def step(request: HttpRequest, name: str, index: int | None = None) -> HttpResponse:
     """Add or change one step; it is checked with the whole draft, errors at their fields."""
@@ -238,7 +293,7 @@ def step(request: HttpRequest, name: str, index: int | None = None) -> HttpRespo
     if index is not None and not 0 <= index < len(row.spec["steps"]):
         raise Http404("no such step")
     current = row.spec["steps"][index] if index is not None else {"channels": ["email"]}
-    initial = {**current, "essential": current.get("essential") == "true"}
+    initial = {**current, **_form_values(current)}
     form = StepForm(
         request.POST if request.method == "POST" else None,
         initial={**initial, "revision": row.revision},
@@ -265,6 +320,101 @@ def step(request: HttpRequest, name: str, index: int | None = None) -> HttpRespo
     return render(request, "staff/editor/step.html", context, status=400 if form.errors else 200)
 
 
+# --- the draft: schedule settings ---------------------------------------------------------------
+
+CAP_NAMES = ("sms_per_day", "sms_per_7_days", "email_per_day")
+
+
+class ScheduleSettingsForm(forms.Form):
+    """The schedule's own fields, as typed; checked with the whole draft by the parser's rules."""
+
+    title = forms.CharField(max_length=200, help_text="what staff see in lists")
+    infusions = forms.CharField(label="Infusions in a series", help_text="1 to 20")
+    send_window_start = forms.CharField(
+        label="Send messages from", required=False, help_text='patient\'s local time, like "09:00"'
+    )
+    send_window_end = forms.CharField(
+        label="Until", required=False, help_text="within 08:00-21:00, at least two hours"
+    )
+    late_grace = forms.CharField(
+        label="Late grace",
+        required=False,
+        help_text="a message just past its time still goes within this long, e.g. 2h",
+    )
+    caps_sms_per_day = forms.CharField(label="Texts a day, at most", required=False)
+    caps_sms_per_7_days = forms.CharField(label="Texts in any 7 days, at most", required=False)
+    caps_email_per_day = forms.CharField(label="Emails a day, at most", required=False)
+    revision = forms.IntegerField(widget=forms.HiddenInput)
+
+    @staticmethod
+    def initial_from(spec: dict[str, Any]) -> dict[str, Any]:
+        window, caps = spec.get("send_window") or {}, spec.get("caps") or {}
+        initial = {f: spec.get(f, "") for f in ("title", "infusions", "late_grace")}
+        initial |= {f"send_window_{k}": window.get(k, "") for k in ("start", "end")}
+        return initial | {f"caps_{k}": caps.get(k, "") for k in CAP_NAMES}
+
+    def spec(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """The spec with these fields as typed (a blank window or cap: the default)."""
+        data = {k: str(v).strip() for k, v in self.cleaned_data.items() if k != "revision"}
+        window = {k: data[f"send_window_{k}"] for k in ("start", "end")}
+        caps = {k: data[f"caps_{k}"] for k in CAP_NAMES if data[f"caps_{k}"]}
+        changed: dict[str, Any] = {f: data[f] for f in ("title", "infusions", "late_grace")}
+        changed["send_window"] = window if any(window.values()) else {}
+        return {**spec, **changed, "caps": caps}
+
+
+def settings_field(problem: drafts.DraftProblem) -> str | None:
+    """The settings form field a schedule-level problem belongs to (None: not one of them)."""
+    if problem.step is not None or problem.message_key:
+        return None
+    text = problem.message
+    if problem.field == "caps" or text.startswith("caps "):
+        return next((f"caps_{c}" for c in CAP_NAMES if f"caps {c} " in text), None)
+    if problem.field == "send_window" or text.startswith("send_window"):
+        return "send_window_end" if text.startswith("send_window end") else "send_window_start"
+    return problem.field if problem.field in ("title", "infusions", "late_grace") else None
+
+
+@admin_required
+def schedule_settings(request: HttpRequest, name: str) -> HttpResponse:
+    """Title, series size, send window, late grace and caps, checked with the whole draft: a
+    change that makes a step wrong (an 'at' outside a narrower window) is refused, naming it."""
+    row = _draft(name)
+    form = ScheduleSettingsForm(
+        request.POST if request.method == "POST" else None,
+        initial={**ScheduleSettingsForm.initial_from(row.spec), "revision": row.revision},
+    )
+    if request.method == "POST" and form.is_valid():
+        spec = form.spec(row.spec)
+        before = {(p.step, p.field, p.message) for p in drafts.check(row.spec, row.messages)}
+        for problem in drafts.check(spec, row.messages):
+            field = settings_field(problem)
+            if field is not None:  # the parser's words, with the file's field names spelled out
+                form.add_error(field, problem.message.replace("_", " "))
+            elif (problem.step, problem.field, problem.message) not in before:
+                form.add_error(None, _step_problem_words(spec, problem))
+        if not form.errors:
+            try:
+                drafts.save(
+                    row, revision=form.cleaned_data["revision"], actor=_actor(request),
+                    now=timezone.now(), spec=spec,
+                )  # fmt: skip
+            except drafts.DraftConflict as error:
+                return _conflict(request, error, name)
+            messages.success(request, "Schedule settings saved in the draft.")
+            return redirect("staff:draft", name=name)
+    context = {"draft": row, "form": form}
+    status = 400 if form.errors else 200
+    return render(request, "staff/editor/schedule_settings.html", context, status=status)
+
+
+def _step_problem_words(spec: dict[str, Any], problem: drafts.DraftProblem) -> str:
+    if problem.step is None:
+        return problem.message
+    key = spec["steps"][problem.step].get("key", "")
+    return f"This would make step {problem.step + 1} ({key}) wrong: {problem.message}"
+
+
 # --- the draft: messages ------------------------------------------------------------------------
 
 
@@ -277,6 +427,58 @@ class MessageForm(forms.Form):
         label="Text message", required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
     revision = forms.IntegerField(widget=forms.HiddenInput)
+
+
+class NewMessageForm(MessageForm):
+    key = forms.SlugField(
+        label="Message key",
+        max_length=60,
+        help_text="lowercase letters, digits and dashes, e.g. hydration-tips; steps name it",
+    )
+    field_order = ["key", "email_subject", "email_body", "sms_text"]
+
+    def __init__(self, *args: Any, taken: set[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.taken = taken
+
+    def clean_key(self) -> str:
+        key = str(self.cleaned_data["key"])
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]*", key):
+            raise forms.ValidationError("use lowercase letters, digits and dashes only")
+        if key in self.taken:
+            raise forms.ValidationError(f"the draft already has a message {key}")
+        return key
+
+
+@admin_required
+def new_message(request: HttpRequest, name: str) -> HttpResponse:
+    """A new message in the draft, checked by the rules `drip schedules validate` runs."""
+    row = _draft(name)
+    form = NewMessageForm(
+        request.POST if request.method == "POST" else None,
+        initial={"revision": row.revision},
+        taken=set(row.messages),
+    )
+    if request.method == "POST" and form.is_valid():
+        key = form.cleaned_data["key"]
+        data = {p: form.cleaned_data[p] for p in drafts.MESSAGE_PARTS} | {"sources": []}
+        for problem in drafts.check(row.spec, {**row.messages, key: data}):
+            if problem.message_key == key:
+                line = f" (line {problem.line})" if problem.line else ""
+                form.add_error(problem.field, f"{problem.message}{line}")
+        if not form.errors:
+            try:
+                drafts.save(
+                    row, revision=form.cleaned_data["revision"], actor=_actor(request),
+                    now=timezone.now(), messages={**row.messages, key: data},
+                )  # fmt: skip
+            except drafts.DraftConflict as error:
+                return _conflict(request, error, name)
+            messages.success(request, f"Message {key} added to the draft. Use it in a step.")
+            return redirect("staff:message-edit", name=name, key=key)
+    context = {"draft": row, "form": form}
+    status = 400 if form.errors else 200
+    return render(request, "staff/editor/message_new.html", context, status=status)
 
 
 @admin_required
@@ -310,20 +512,48 @@ def message(request: HttpRequest, name: str, key: str) -> HttpResponse:
     return render(request, "staff/editor/message.html", context)
 
 
-@admin_required
+@staff_required
 @require_POST
 def message_preview(request: HttpRequest, name: str, key: str) -> HttpResponse:
-    """The preview pane alone, for what is typed now (nothing is saved)."""
+    """The preview pane alone, for what is typed now, for a sample patient or a real one picked by
+    name (``sample=patient-<id>``). Nothing is saved or sent, so staff may look too."""
     row = _draft(name)
     if key not in row.messages:
         raise Http404("no such message")
     typed = {**row.messages[key], **{p: request.POST.get(p, "") for p in drafts.MESSAGE_PARTS}}
     sample = request.POST.get("sample", "short")
-    context = _preview(row, key, typed, sample if sample in SAMPLE_NAMES else "short")
+    real = _picked_patient(sample)
+    sample = sample if sample in SAMPLE_NAMES or real else "short"
+    context = _preview(row, key, typed, sample, real)
     return render(request, "staff/editor/_preview.html", context)
 
 
-def _preview(row: ScheduleDraft, key: str, typed: dict[str, Any], sample: str) -> dict[str, Any]:
+def _picked_patient(sample: str) -> Patient | None:
+    number = sample.removeprefix("patient-")
+    if not sample.startswith("patient-") or not number.isdigit():
+        return None
+    return get_object_or_404(Patient, pk=int(number))
+
+
+@staff_required
+def message_patients(request: HttpRequest, name: str, key: str) -> HttpResponse:
+    """Patients found by name, phone or email (the Patients page's search), to preview for."""
+    query = request.GET.get("q", "").strip()
+    found = (
+        list(search_patients(query, "").order_by("last_name", "first_name")[:8]) if query else []
+    )
+    choices = [(f"patient-{p.pk}", p) for p in found]
+    context = {"choices": choices, "q": query, "sample": request.GET.get("sample", "")}
+    return render(request, "staff/editor/_patient_choices.html", context)
+
+
+def _preview(
+    row: ScheduleDraft,
+    key: str,
+    typed: dict[str, Any],
+    sample: str,
+    real: Patient | None = None,
+) -> dict[str, Any]:
     typed = {p: str(typed.get(p, "")) for p in drafts.MESSAGE_PARTS} | {
         "sources": row.messages[key].get("sources", [])
     }
@@ -334,20 +564,58 @@ def _preview(row: ScheduleDraft, key: str, typed: dict[str, Any], sample: str) -
     ]
     context: dict[str, Any] = {"problems": problems, "sample": sample, "key": key, "draft": row}
     template = drafts.template_of(key, typed)
-    values = build_context(
-        first_name=SAMPLE_NAMES[sample],
-        clinic=clinic.current(),
-        series_size=6,
-        infusion_number=2,
-        infusion_local_start=datetime(2026, 12, 9, 10, 30),
-        unsubscribe_url="https://clinic.example/u/sample",
-    )
+    values = _sample_values(sample) if real is None else _real_values(real, context)
     try:
         context["email"] = render_email(template, values) if typed["email_body"].strip() else None
         context["sms"] = sms_facts(render_sms(template, values).text) if typed["sms_text"] else None
     except Exception as error:  # a template that cannot render: shown, as validate shows it
         context["render_error"] = f"{type(error).__name__}: {error}"
     return context
+
+
+def _sample_values(sample: str) -> dict[str, object]:
+    return build_context(
+        first_name=SAMPLE_NAMES[sample],
+        clinic=clinic.current(),
+        series_size=6,
+        infusion_number=2,
+        infusion_local_start=datetime(2026, 12, 9, 10, 30),
+        unsubscribe_url=SAMPLE_UNSUBSCRIBE,
+    )
+
+
+def _real_values(person: Patient, context: dict[str, Any]) -> dict[str, object]:
+    """A real patient's details as their messages would show them: first name, their series'
+    next infusion (the last one once all are past) in their zone, the clinic's facts. The
+    unsubscribe link stays the sample's: a preview must not hand out a working one."""
+    series = person.enrollments.select_related("schedule_version").order_by("-enrolled_at").first()
+    infusion = _next_infusion(series) if series else None
+    zone = ZoneInfo(person.time_zone)
+    context["real_patient"] = {
+        "name": f"{person.first_name} {person.last_name}",
+        "infusion": f"Infusion {infusion.number}, {words.local_time(infusion.starts_at, person.time_zone)}"
+        if infusion
+        else "no infusion booked",
+    }
+    size = (series.series_size or _size_of(series)) if series else 6
+    return build_context(
+        first_name=person.first_name,
+        clinic=clinic.current(),
+        series_size=size,
+        infusion_number=infusion.number if infusion else None,
+        infusion_local_start=infusion.starts_at.astimezone(zone) if infusion else None,
+        unsubscribe_url=SAMPLE_UNSUBSCRIBE,
+    )
+
+
+def _next_infusion(series: Enrollment) -> Infusion | None:
+    booked = series.infusions.exclude(status=Infusion.Status.CANCELLED).order_by("number")
+    upcoming = booked.filter(starts_at__gte=timezone.now()).first()
+    return upcoming or booked.last()
+
+
+def _size_of(series: Enrollment) -> int:
+    return catalog_versions.schedule_of(series.schedule_version).infusions
 
 
 def sms_facts(text: str) -> dict[str, Any]:

@@ -46,12 +46,21 @@ urlpatterns = [
     path("schedules/<slug:name>/draft/start", editor.start_draft, name="start-draft"),
     path("schedules/<slug:name>/draft", editor.draft, name="draft"),
     path("schedules/<slug:name>/draft/steps/new", editor.step, name="new-step"),
+    path(
+        "schedules/<slug:name>/draft/settings", editor.schedule_settings, name="schedule-settings"
+    ),
     path("schedules/<slug:name>/draft/steps/<int:index>", editor.step, name="step"),
+    path("schedules/<slug:name>/draft/messages/new", editor.new_message, name="new-message"),
     path("schedules/<slug:name>/draft/messages/<slug:key>", editor.message, name="message-edit"),
     path(
         "schedules/<slug:name>/draft/messages/<slug:key>/preview",
         editor.message_preview,
         name="message-preview",
+    ),
+    path(
+        "schedules/<slug:name>/draft/messages/<slug:key>/patients",
+        editor.message_patients,
+        name="message-patients",
     ),
     path(
         "schedules/<slug:name>/draft/messages/<slug:key>/test-send",

@@ -123,3 +123,70 @@ def test_an_sms_typed_past_160_characters_shows_two_texts_as_it_is_typed(
     assert "over one text" in count.inner_text()
     assert "sms-count over" in page.locator("#preview").inner_html()
     shoot(page, "editor-sms-two-texts")
+
+
+def test_the_sample_series_picture_switches_to_tue_thu_in_place(
+    admin_page: Any, live_server: Any, settings: Any
+) -> None:
+    settings.DRIP_CLINIC_TIME_ZONE = "America/New_York"
+    page = admin_page
+    page.goto(live_server.url + "/schedules/ketamine-six-infusion")
+    figure = page.locator("figure#sample-series")
+    assert "6 infusions on Mon/Wed/Fri" in figure.locator("figcaption").inner_text()
+    assert figure.locator("svg g.infusion").count() == 6
+    shoot(page, "editor-timeline-mwf")
+    page.get_by_role("link", name="Tue/Thu").click()
+    figure.locator("figcaption").get_by_text("6 infusions on Tue/Thu").wait_for()
+    assert page.url.endswith("?days=tt")
+    figure.get_by_text("Every mark in words").click()
+    assert "Thu Jan 28, 10:00 AM EST · Infusion 6" in figure.locator("ol.marks").inner_text()
+    shoot(page, "editor-timeline-tt")
+
+
+def test_an_admin_previews_a_message_for_a_real_patient_picked_by_name(
+    admin_page: Any, live_server: Any
+) -> None:
+    page = admin_page
+    page.goto(live_server.url + "/schedules/ketamine-six-infusion")
+    page.get_by_role("button", name="Edit in a draft").click()
+    page.get_by_role("link", name="infusion-reminder", exact=True).first.click()
+    page.get_by_label("Or a real patient, by name").fill("Rivera")
+    page.get_by_label("Alex Rivera").check()
+    note = page.locator("#preview-for")
+    note.wait_for()
+    assert "Shown for Alex Rivera, a real patient (Infusion 1," in note.inner_text()
+    assert "Alex" in page.locator("#preview .sms").inner_text()
+    shoot(page, "editor-message-real-patient")
+    page.get_by_label("Text message").press("End")
+    page.get_by_label("Text message").press_sequentially(" See you soon.")
+    page.locator("#preview .sms").get_by_text("See you soon.").wait_for()
+    assert "Shown for Alex Rivera" in note.inner_text()  # typing keeps the patient
+
+
+def test_an_admin_changes_the_send_window_and_adds_a_message(
+    admin_page: Any, live_server: Any
+) -> None:
+    page = admin_page
+    page.goto(live_server.url + "/schedules/ketamine-six-infusion")
+    page.get_by_role("button", name="Edit in a draft").click()
+    shoot(page, "editor-draft")
+    page.get_by_role("link", name="Change schedule settings").click()
+    page.get_by_label("Send messages from").fill("07:30")
+    page.get_by_role("button", name="Save settings in the draft").click()
+    summary = page.locator(".error-summary")
+    assert "must lie within 08:00-21:00" in summary.inner_text()
+    assert "must lie within" in page.locator("#id_send_window_start_error").inner_text()
+    shoot(page, "editor-settings-error")
+    page.get_by_label("Send messages from").fill("08:30")
+    page.get_by_role("button", name="Save settings in the draft").click()
+    assert "Schedule settings saved in the draft" in page.locator(".notice").inner_text()
+    assert "messages from 08:30 until 20:00" in page.locator("#schedule-settings").inner_text()
+    page.get_by_role("link", name="Add a message").click()
+    page.get_by_label("Message key").fill("hydration-tips")
+    page.get_by_label("Email subject").fill("Drink water before your infusion")
+    page.get_by_label("Email body (Markdown)").fill("Hi {{ first_name }},\n\nDrink water.")
+    page.get_by_label("Text message").fill("{{ clinic_sms_name }}: drink water before you come in.")
+    shoot(page, "editor-new-message")
+    page.get_by_role("button", name="Add the message to the draft").click()
+    assert "Message hydration-tips added" in page.locator(".notice").inner_text()
+    page.locator("#preview .sms").get_by_text("drink water before you come in").wait_for()

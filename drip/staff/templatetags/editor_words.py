@@ -17,6 +17,15 @@ def part_words(field: str) -> str:
     return PARTS.get(field, field)
 
 
+STEP_FIELDS = {"at": "time of day", "requires": "condition", "latest": "may move up to"}
+
+
+@register.filter
+def step_field_words(field: str) -> str:
+    """A step field as the step form labels it: "latest" -> "may move up to"."""
+    return STEP_FIELDS.get(field, field)
+
+
 @register.filter
 def shift_words(delta: timedelta | None) -> str:
     """-1 day -> "1 day earlier"; 2h30m -> "2 hours 30 minutes later"."""
