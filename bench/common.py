@@ -104,9 +104,10 @@ def reset_tables() -> None:
 
 
 def seed_due(
-    count: int, *, now: datetime, channels: tuple[str, ...] = ("sms", "email")
+    count: int, *, now: datetime, channels: tuple[str, ...] = ("sms", "email"), first: int = 0
 ) -> list[int]:
-    """``count`` deliveries due now, one per (patient, channel), through bulk inserts."""
+    """``count`` deliveries due now, one per (patient, channel), through bulk inserts; patients
+    numbered from ``first`` (contacts stay unique across seedings)."""
     from drip.catalog import versions as catalog
     from drip.models import Delivery, Enrollment, Patient
 
@@ -116,13 +117,13 @@ def seed_due(
     patients = Patient.objects.bulk_create(
         Patient(
             first_name=FIRST_NAMES[i % len(FIRST_NAMES)],
-            email=f"p{i}@bench.test",
+            email=f"due{i}@bench.test",
             phone=f"+1202{i:07d}",
             time_zone=zone,
             sms_consent=True,
             email_consent=True,
         )
-        for i in range(patients_needed)
+        for i in range(first, first + patients_needed)
     )
     enrollments = Enrollment.objects.bulk_create(
         Enrollment(patient=p, schedule_version=version, enrolled_at=now) for p in patients

@@ -3,25 +3,30 @@
 10,000 patients (default) are enrolled through the real service in the shipped six-infusion
 schedule; a draft moves one step a day earlier, removes another and rewords a third. Prints how
 long the impact takes to compute, and how long publishing and moving every series takes (the
-batches the Celery task runs, here one after another in this process).
+batches the Celery task runs, one after another in a thread of this process), while two real
+workers send due messages: the sender's rate during the move beside its rate alone.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+from bench import throughput
 from bench.common import reset_tables, setup_django
 
 NAME = "ketamine-six-infusion"
-AREAS = ("212", "312", "415")  # one per 10,000 patients: phones stay unique
+AREAS = ("212", "312", "415")
+SENDER_ROWS = 10_000  # due deliveries the sender drains alone, then again during the move
+CHANNELS = ("sms", "email")  # one per 10,000 patients: phones stay unique
 
 
 def run(count: int = 10_000) -> None:
-    setup_django()
+    env = setup_django()
     from drip.catalog import drafts, impact, publish
     from drip.core.schedule import parse_schedule
-    from drip.models import Delivery, ScheduleDraft, ScheduleVersion, VersionMove
+    from drip.models import Delivery, Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
 
     reset_tables()
     VersionMove.objects.all().delete()
@@ -40,16 +45,51 @@ def run(count: int = 10_000) -> None:
     print(f"editor: impact of the draft on {found.series:,} series in {impact_s:.1f} s "
           f"(target <= 5 s): {found.moved:,} re-timed, {found.removed:,} removed, "
           f"{found.reworded:,} reworded, {found.added:,} added")  # fmt: skip
+    # What the series sent at enrollment has gone out (bench data): only seeded rows are due.
+    Delivery.objects.filter(due_at__lte=now).update(status="sent", sent_at=now)
+    idle = throughput._drip_run(env, SENDER_ROWS, 2, delay_ms=0, channels=CHANNELS, reset=False)
+    Enrollment.objects.filter(patient__email__startswith="due").update(status="ended")  # not moved
     started = time.perf_counter()
     _, move = publish.publish_draft(
         draft, revision=draft.revision, note="bench", who_moves=publish.EVERYONE,
         actor="bench", now=now,
     )  # fmt: skip
-    done = publish.move_all(move.pk, now=now)  # type: ignore[union-attr]
-    move_s = time.perf_counter() - started
+    publish_s = time.perf_counter() - started
+    mover = _Mover(move.pk, now)  # type: ignore[union-attr]
+    busy = throughput._drip_run(
+        env, SENDER_ROWS, 2, delay_ms=0, channels=CHANNELS, reset=False, first=SENDER_ROWS,
+        during=mover.start,
+    )  # fmt: skip
+    mover.join()
+    move_s, done = publish_s + mover.seconds, VersionMove.objects.get(pk=mover.move_id)
     print(f"editor: publish and move {done.moved:,} series in {move_s:.1f} s (target <= 60 s) = "
           f"{done.moved / move_s:,.0f} series/s; {done.retimed:,} re-timed, "
-          f"{done.skipped:,} skipped")  # fmt: skip
+          f"{done.skipped:,} skipped; the sender sent meanwhile")  # fmt: skip
+    print(f"editor: sender alone {idle['rate']:,.0f}/s, during the move {busy['rate']:,.0f}/s = "
+          f"{busy['rate'] / idle['rate']:.0%} (target >= 80%); "
+          f"duplicates {idle['duplicates'] + busy['duplicates']}, "
+          f"lost {idle['lost'] + busy['lost']}")  # fmt: skip
+
+
+class _Mover(threading.Thread):
+    """The move's batches, one after another, in a thread with its own database connection
+    (as the Celery task runs them on a worker)."""
+
+    def __init__(self, move_id: int, now: datetime) -> None:
+        super().__init__(daemon=True)
+        self.move_id, self.now, self.seconds = move_id, now, 0.0
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from drip.catalog import publish
+
+        started = time.perf_counter()
+        try:
+            publish.move_all(self.move_id, now=self.now)
+        finally:
+            self.seconds = time.perf_counter() - started
+            connection.close()
 
 
 def _enroll(count: int, now: datetime) -> None:

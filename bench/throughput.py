@@ -11,6 +11,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -69,12 +70,24 @@ def _noop_run(env: dict[str, str], count: int, workers: int) -> float:
 
 
 def _drip_run(
-    env: dict[str, str], count: int, workers: int, *, delay_ms: float, channels: tuple[str, ...]
+    env: dict[str, str],
+    count: int,
+    workers: int,
+    *,
+    delay_ms: float,
+    channels: tuple[str, ...],
+    reset: bool = True,
+    first: int = 0,
+    during: Callable[[], object] | None = None,
 ) -> dict[str, float]:
+    """Seed ``count`` due deliveries and drain them with real workers. ``reset=False`` keeps
+    what the database holds (other benchmarks' series); ``during`` starts just as the clock
+    does (other work to measure the sender beside)."""
     from drip.models import Delivery
     from drip.tasks import dispatch_due
 
-    reset_tables()
+    if reset:
+        reset_tables()
     redis.Redis.from_url(BENCH_BROKER).flushdb()
     records = Path(tempfile.mkdtemp(prefix="drip-bench-"))
     twilio, twilio_port = start_twilio_server(records / "sms.jsonl", delay_ms=delay_ms)
@@ -94,11 +107,16 @@ def _drip_run(
     procs = [start_worker(worker_env, name=f"drip{i}") for i in range(workers)]
     try:
         now = datetime.now(UTC)
-        ids = seed_due(count, now=now, channels=channels)
+        ids = seed_due(count, now=now, channels=channels, first=first)
         quiet_database()
         due_epoch = now.timestamp() - 1
+        if during is not None:
+            during()
         started = time.perf_counter()
-        while Delivery.objects.filter(status__in=("scheduled", "queued", "sending")).exists():
+        pending = Delivery.objects.filter(  # the seeded rows: their ids are one run
+            pk__range=(min(ids), max(ids)), status__in=("scheduled", "queued", "sending")
+        )
+        while pending.exists():
             dispatch_due()
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
