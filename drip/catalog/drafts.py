@@ -25,22 +25,10 @@ from drip.catalog import clinic
 from drip.catalog import files as library
 from drip.core import guardrails
 from drip.core.rendering import MessageTemplate, validate_message
-from drip.core.schedule import Channel, parse_schedule
+from drip.core.schedule import STEP_FIELDS, Channel, parse_schedule
 from drip.errors import DripError, Problem, ScheduleError
 from drip.models import ScheduleDraft, ScheduleVersion
 
-STEP_FIELDS = (
-    "key",
-    "anchor",
-    "offset",
-    "at",
-    "channels",
-    "message",
-    "requires",
-    "latest",
-    "priority",
-    "essential",
-)
 REQUIRED_STEP_FIELDS = ("key", "anchor", "offset", "channels", "message")
 MESSAGE_PARTS = ("email_subject", "email_body", "sms_text")
 _SCHEDULE_SOURCE = "schedule"

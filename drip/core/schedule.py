@@ -102,7 +102,8 @@ class Schedule:
 # Parsing. YAML is composed into nodes (not plain dicts) so every problem can name its line.
 
 _TOP_FIELDS = {"name", "title", "infusions", "send_window", "late_grace", "caps", "steps"}
-_STEP_FIELDS = {
+# A step's fields, in the order a file (and the editor's form) lists them.
+STEP_FIELDS = (
     "key",
     "anchor",
     "offset",
@@ -113,7 +114,8 @@ _STEP_FIELDS = {
     "latest",
     "priority",
     "essential",
-}
+)
+_STEP_FIELDS = set(STEP_FIELDS)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _OFFSET = re.compile(r"^([+-]?)(\d+)\s*([mhdw])$")
 _UNIT = {

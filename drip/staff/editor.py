@@ -27,7 +27,7 @@ from django.views.decorators.http import require_POST
 from drip.catalog import clinic, drafts, impact, publish
 from drip.catalog import versions as catalog_versions
 from drip.core.rendering import TEMPLATE_VARIABLES, build_context, render_email, render_sms
-from drip.core.schedule import parse_schedule
+from drip.core.schedule import STEP_FIELDS, parse_schedule
 from drip.core.segments import count_segments, encoding_of
 from drip.errors import DripError, ScheduleError
 from drip.models import Enrollment, Infusion, Patient, ScheduleDraft, ScheduleVersion, VersionMove
@@ -270,7 +270,7 @@ class StepForm(forms.Form):
         cast(forms.ChoiceField, self.fields["message"]).choices = [(k, k) for k in message_keys]
 
     def step(self) -> dict[str, Any]:
-        data = {f: self.cleaned_data.get(f) or "" for f in drafts.STEP_FIELDS}
+        data = {f: self.cleaned_data.get(f) or "" for f in STEP_FIELDS}
         data["channels"] = list(self.cleaned_data.get("channels") or [])
         data["essential"] = "true" if self.cleaned_data.get("essential") else ""
         return data
