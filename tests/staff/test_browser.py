@@ -100,6 +100,9 @@ def enroll_robin(page: Any, live_server: Any) -> None:
     page.get_by_label("Infusion 3 (if booked)").fill(local(12))
     shoot(page, "enroll")
     page.get_by_role("button", name="Enroll and plan messages").click()
+    # The patient page after the redirect: a test that reloads or changes rows before it has
+    # arrived races the form's own navigation.
+    page.get_by_role("heading", name="Robin Chen").wait_for()
 
 
 def test_sign_in_enroll_and_see_the_planned_timeline(signed_in: Any, live_server: Any) -> None:
