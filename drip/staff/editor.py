@@ -10,13 +10,11 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import datetime
-from functools import wraps
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -32,27 +30,11 @@ from drip.core.segments import count_segments, encoding_of
 from drip.errors import DripError, ScheduleError
 from drip.models import Enrollment, Infusion, Patient, ScheduleDraft, ScheduleVersion, VersionMove
 from drip.staff import sample_series, test_send, words
-from drip.staff.access import View, staff_required
+from drip.staff.access import admin_required, is_admin, staff_required
 from drip.staff.views import _search as search_patients
 
 SAMPLE_NAMES = {"short": "Al", "long": "Maximiliana-Alexandra"}
 SAMPLE_UNSUBSCRIBE = "https://clinic.example/u/sample"
-
-
-def is_admin(user: Any) -> bool:
-    return bool(user.is_superuser or user.groups.filter(name="admin").exists())
-
-
-def admin_required(view: View) -> View:
-    """Staff may look at schedules; only admins change them (403 for everyone else)."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_admin(request.user):
-            raise PermissionDenied("only clinic admins change schedules")
-        return view(request, *args, **kwargs)
-
-    return staff_required(wrapped)
 
 
 def _actor(request: HttpRequest) -> str:
