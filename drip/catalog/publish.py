@@ -4,9 +4,9 @@ the series on earlier versions to it.
 Publishing and moving are separate steps: ``publish_draft`` / ``roll_back`` add the version (and,
 when everyone moves, a ``VersionMove`` row) in the caller's transaction; ``move_batch`` then
 moves the series a batch at a time (a Celery task calls it until it says done), so sending never
-waits behind one long transaction. Each series is re-planned under its own lock: pending
-messages are re-timed, re-worded or skipped ``step_removed``; sent ones never change and are
-never sent again.
+waits behind one long transaction. A batch is one transaction with its series locked, re-planned
+together in a few queries: pending messages are re-timed, re-worded or skipped
+``step_removed``; sent ones never change and are never sent again.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from drip.catalog import drafts
 from drip.catalog import versions as catalog
 from drip.core.rendering import parse_message
 from drip.core.schedule import parse_schedule
-from drip.enrollment.service import replan
+from drip.enrollment.service import replan_many
 from drip.errors import DripError, Problem, ScheduleError
 from drip.models import AuditEvent, Enrollment, ScheduleDraft, ScheduleVersion, VersionMove
 
 EVERYONE, NEW_ONLY = "everyone", "new"
 MOVING = (Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED)
-BATCH_SIZE = 200
+BATCH_SIZE = 100  # series per transaction (and per task): their locks are held together
 
 
 class NothingToPublish(DripError):
@@ -131,18 +131,16 @@ def to_move(version: ScheduleVersion) -> Any:
 
 
 def move_batch(move_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -> bool:
-    """Move the next ``batch_size`` series to the move's version, each in its own transaction
-    under its lock; True once none are left. Safe to run twice: a moved series is not picked."""
+    """Move the next ``batch_size`` series to the move's version, in one transaction with their
+    locks held; True once none are left. Safe to run twice: a moved series is not picked."""
     move = VersionMove.objects.select_related("version").get(pk=move_id)
     VersionMove.objects.filter(pk=move_id, status=VersionMove.Status.PENDING).update(
         status=VersionMove.Status.RUNNING
     )
     ids = list(to_move(move.version).order_by("pk").values_list("pk", flat=True)[:batch_size])
-    counts = {"moved": 0, "retimed": 0, "created": 0, "skipped": 0}
-    for enrollment_id in ids:
-        for name, value in _move_one(enrollment_id, move, now).items():
-            counts[name] += value
-    VersionMove.objects.filter(pk=move_id).update(**{k: F(k) + v for k, v in counts.items()})
+    with transaction.atomic():
+        counts = _move(ids, move, now)
+        VersionMove.objects.filter(pk=move_id).update(**{k: F(k) + v for k, v in counts.items()})
     if len(ids) < batch_size:
         VersionMove.objects.filter(pk=move_id).update(
             status=VersionMove.Status.DONE, finished_at=now
@@ -151,36 +149,53 @@ def move_batch(move_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -> 
     return False
 
 
-def _move_one(enrollment_id: int, move: VersionMove, now: datetime) -> dict[str, int]:
-    with transaction.atomic():
-        # Locked (as every change to a series is) and read with its version, in one query.
-        enrollment = (
-            Enrollment.objects.select_for_update(of=("self",))
-            .select_related("schedule_version")
-            .get(pk=enrollment_id)
-        )
-        previous = enrollment.schedule_version
-        if previous.name != move.version.name or previous.version >= move.version.version:
-            return {}  # moved already (a second run), or by a later publish
-        enrollment.schedule_version = move.version
-        enrollment.version_moved_at = now
-        enrollment.save(update_fields=["schedule_version", "version_moved_at"])
-        result = replan(enrollment, now=now)
-        AuditEvent.objects.create(
+def _move(ids: list[int], move: VersionMove, now: datetime) -> dict[str, int]:
+    """Move these series (in the caller's transaction): a fixed number of queries for all."""
+    # Locked as every change to a series is (in id order, as the sender locks them), and read
+    # with the patient and version the plan needs, in one query.
+    locked = (
+        Enrollment.objects.select_for_update(of=("self",))
+        .select_related("patient", "schedule_version")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    # Not moved already (a second run) or by a later publish, nor ended meanwhile.
+    series = [
+        e
+        for e in locked
+        if e.schedule_version.name == move.version.name
+        and e.schedule_version.version < move.version.version
+        and e.status in MOVING
+    ]
+    previous = {e.pk: e.schedule_version.version for e in series}
+    Enrollment.objects.filter(pk__in=previous).update(
+        schedule_version=move.version, version_moved_at=now
+    )
+    for enrollment in series:
+        enrollment.schedule_version, enrollment.version_moved_at = move.version, now
+    results = replan_many(series, now=now)
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
             at=now,
             actor=move.actor,
             event=AuditEvent.Event.SCHEDULE_MOVED,
             patient_id=enrollment.patient_id,
             enrollment=enrollment,
-            detail={"from_version": previous.version, "to_version": move.version.version,
-                    "retimed": result.retimed, "added": result.created,
-                    "skipped": result.skipped},
+            detail={
+                "from_version": previous[enrollment.pk],
+                "to_version": move.version.version,
+                "retimed": result.retimed,
+                "added": result.created,
+                "skipped": result.skipped,
+            },
         )  # fmt: skip
+        for enrollment, result in zip(series, results, strict=True)
+    )
     return {
-        "moved": 1,
-        "retimed": result.retimed,
-        "created": result.created,
-        "skipped": result.skipped,
+        "moved": len(series),
+        "retimed": sum(r.retimed for r in results),
+        "created": sum(r.created for r in results),
+        "skipped": sum(r.skipped for r in results),
     }
 
 

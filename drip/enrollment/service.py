@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Lower
 
@@ -65,6 +65,7 @@ __all__ = [
     "record_opt_out",
     "record_opt_in",
     "replan",
+    "replan_many",
     "replan_series",
     "timeline",
     "TimelineEntry",
@@ -421,38 +422,71 @@ def replan(enrollment: Enrollment, *, now: datetime) -> ReplanResult:
     transaction). Planning twice creates nothing new; sent rows are never touched."""
     # One query for the series, its patient and its version (the plan reads all three).
     enrollment.refresh_from_db(from_queryset=_WITH_PATIENT_AND_VERSION)
-    existing = {(d.step_key, d.channel): d for d in enrollment.deliveries.all()}
-    history = _history(enrollment, existing.values())
-    planned = {
-        (p.step_key, p.channel.value): _row_fields(p) for p in _plan(enrollment, now, history)
-    }
-    steps = catalog.schedule_of(enrollment.schedule_version).steps_by_key
-    for key, row in existing.items():
-        if key not in planned and row.status in Delivery.PENDING:
-            planned[key] = {"status": S.SKIPPED, "skip_reason": _unplanned_reason(key, steps)}
-    created = [
-        Delivery(enrollment=enrollment, step_key=step, channel=channel, **fields)
-        for (step, channel), fields in planned.items()
-        if (step, channel) not in existing
-    ]
+    return replan_many([enrollment], now=now)[0]
+
+
+def replan_many(enrollments: Sequence[Enrollment], *, now: datetime) -> list[ReplanResult]:
+    """:func:`replan` for several series at once, in the same few queries however many there are
+    (a publish moves thousands). The caller holds their locks, in its transaction, and loaded each
+    with its patient and version (``_WITH_PATIENT_AND_VERSION``); no two share a patient."""
+    series = list(enrollments)
+    ids = [e.pk for e in series]
+    # Read into dicts, not prefetched onto the caller's objects (they would go stale at once).
+    rows: dict[int, list[Delivery]] = {pk: [] for pk in ids}
+    for row in Delivery.objects.filter(enrollment_id__in=ids):
+        rows[row.enrollment_id].append(row)
+    infusions: dict[int, list[Infusion]] = {pk: [] for pk in ids}
+    for infusion in Infusion.objects.filter(enrollment_id__in=ids):
+        infusions[infusion.enrollment_id].append(infusion)
+    elsewhere = _sent_elsewhere(series)
+    created: list[Delivery] = []
+    changes: list[tuple[Delivery, dict[str, object]]] = []
+    counts: list[Counter[str]] = []
+    for enrollment in series:
+        existing = {(d.step_key, d.channel): d for d in rows[enrollment.pk]}
+        history = _history(existing.values(), elsewhere.get(enrollment.patient_id, ()))
+        plans = _plan(enrollment, infusions[enrollment.pk], now, history)
+        planned = {(p.step_key, p.channel.value): _row_fields(p) for p in plans}
+        steps = catalog.schedule_of(enrollment.schedule_version).steps_by_key
+        for key, row in existing.items():
+            if key not in planned and row.status in Delivery.PENDING:
+                planned[key] = {"status": S.SKIPPED, "skip_reason": _unplanned_reason(key, steps)}
+        new = [
+            Delivery(enrollment=enrollment, step_key=step, channel=channel, **fields)
+            for (step, channel), fields in planned.items()
+            if (step, channel) not in existing
+        ]
+        created += new
+        count = Counter({"created": len(new)})
+        for key, fields in planned.items():
+            if key in existing:
+                change = _change(existing[key], fields)
+                if change is None:
+                    count["unchanged"] += 1
+                else:
+                    changes.append(change)
+        counts.append(count)
     Delivery.objects.bulk_create(created)
-    outcomes = Counter(
-        _reconcile(existing[key], fields) for key, fields in planned.items() if key in existing
-    )
-    return ReplanResult(
-        len(created), outcomes["retimed"], outcomes["skipped"], outcomes["unchanged"]
-    )
+    changed = _write_changes(changes)
+    by_series = {e.pk: count for e, count in zip(series, counts, strict=True)}
+    for row, fields in changes:
+        outcome = "unchanged"
+        if row.pk in changed:
+            outcome = "skipped" if fields["status"] == S.SKIPPED else "retimed"
+        by_series[row.enrollment_id][outcome] += 1
+    return [ReplanResult(c["created"], c["retimed"], c["skipped"], c["unchanged"]) for c in counts]
 
 
 def _plan_new_series(enrollment: Enrollment, now: datetime, *, returning: bool) -> None:
     """Plan a series just created (no rows yet): what :func:`replan` does, without reading back
     what was just written. A returning patient's earlier series count against the caps."""
-    history = _history(enrollment, ()) if returning else []
+    elsewhere = _sent_elsewhere([enrollment]).get(enrollment.patient_id, ()) if returning else ()
+    history = _history((), elsewhere)
     Delivery.objects.bulk_create(
         Delivery(
             enrollment=enrollment, step_key=p.step_key, channel=p.channel.value, **_row_fields(p)
         )
-        for p in _plan(enrollment, now, history)
+        for p in _plan(enrollment, enrollment.infusions.all(), now, history)
     )
 
 
@@ -474,7 +508,9 @@ def replan_series(enrollment_ids: Iterable[int], *, now: datetime) -> None:
             replan(enrollment, now=now)
 
 
-def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
+def _change(row: Delivery, fields: dict[str, object]) -> tuple[Delivery, dict[str, object]] | None:
+    """What re-planning writes to a row (every planned field), or None: nothing to write (it is
+    not pending any more, or the plan says what it says)."""
     if row.attempts and fields["status"] == S.SCHEDULED:
         # Waiting to retry after a transient error: replanning must not skip the backoff.
         planned_at = cast(datetime, fields["due_at"])  # a scheduled row's plan has a time
@@ -485,22 +521,50 @@ def _reconcile(row: Delivery, fields: dict[str, object]) -> str:
         getattr(row, k) == v for k, v in fields.items() if k != "status"
     )
     if row.status not in Delivery.PENDING or same:
-        return "unchanged"
-    # Compare-and-set: a row a worker has just claimed for sending is left alone.
-    if not Delivery.objects.filter(pk=row.pk, status__in=Delivery.PENDING).update(
-        queued_at=None, **fields
-    ):
-        return "unchanged"
-    return "skipped" if fields["status"] == S.SKIPPED else "retimed"
+        return None
+    return row, {name: fields.get(name, getattr(row, name)) for name in _PLANNED}
 
 
-def _plan(enrollment: Enrollment, now: datetime, history: list[Sent]) -> list[PlannedDelivery]:
+# The fields a plan sets on a row (see _row_fields).
+_PLANNED = ("due_at", "status", "skip_reason", "anchor_infusion", "message_key")
+# PostgreSQL: every change in one statement, the values as one array per column.
+_CHANGE_POSTGRES = """
+UPDATE drip_delivery AS d SET due_at = v.due_at, status = v.status, skip_reason = v.skip_reason,
+    anchor_infusion = v.anchor_infusion, message_key = v.message_key, queued_at = NULL
+FROM unnest(%s::bigint[], %s::timestamptz[], %s::varchar[], %s::varchar[], %s::smallint[],
+            %s::varchar[]) AS v(id, due_at, status, skip_reason, anchor_infusion, message_key)
+WHERE d.id = v.id AND d.status = ANY(%s)
+RETURNING d.id
+"""
+
+
+def _write_changes(changes: Sequence[tuple[Delivery, dict[str, object]]]) -> set[int]:
+    """Write each change as a compare-and-set (a row a worker has just claimed for sending is
+    left alone); returns the ids of the rows that changed."""
+    if not changes:
+        return set()
+    if connection.vendor != "postgresql":
+        return {
+            row.pk
+            for row, fields in changes
+            if Delivery.objects.filter(pk=row.pk, status__in=Delivery.PENDING).update(
+                queued_at=None, **fields
+            )
+        }
+    columns = [[fields[name] for _, fields in changes] for name in _PLANNED]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CHANGE_POSTGRES, [[row.pk for row, _ in changes], *columns, list(Delivery.PENDING)]
+        )
+        return {found for (found,) in cursor.fetchall()}
+
+
+def _plan(
+    enrollment: Enrollment, infusions: Iterable[Infusion], now: datetime, history: list[Sent]
+) -> list[PlannedDelivery]:
     patient = enrollment.patient
     schedule = clinic.bounded(catalog.schedule_of(enrollment.schedule_version))
-    slots = tuple(
-        InfusionSlot(i.number, i.starts_at, InfusionStatus(i.status))
-        for i in enrollment.infusions.all()
-    )
+    slots = tuple(InfusionSlot(i.number, i.starts_at, InfusionStatus(i.status)) for i in infusions)
     prefs = PatientPrefs(
         patient.time_zone,
         channels=frozenset(c for c in Channel if patient.has_consent(c) and patient.contact(c)),
@@ -514,7 +578,7 @@ def _plan(enrollment: Enrollment, now: datetime, history: list[Sent]) -> list[Pl
 _WENT_OUT = (S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED)
 
 
-def _history(enrollment: Enrollment, rows: Iterable[Delivery]) -> list[Sent]:
+def _history(rows: Iterable[Delivery], elsewhere: Iterable[Sent]) -> list[Sent]:
     """What counts against the caps besides this plan: this series' rows that went out (or
     failed: never planned again) and every message of the patient's other series."""
     history = [
@@ -526,20 +590,31 @@ def _history(enrollment: Enrollment, rows: Iterable[Delivery]) -> list[Sent]:
         for d in rows
         if d.status not in Delivery.PENDING
     ]
-    # Through the patient's other enrollments (indexed) rather than a join over every delivery.
-    other_ids = list(
-        Enrollment.objects.filter(patient_id=enrollment.patient_id)
-        .exclude(pk=enrollment.pk)
-        .values_list("pk", flat=True)
+    return history + list(elsewhere)
+
+
+def _sent_elsewhere(series: Sequence[Enrollment]) -> dict[int, list[Sent]]:
+    """Each patient's messages in their other series (by patient id; those without any left
+    out), in two queries for all of them."""
+    # Through the patients' other enrollments (indexed) rather than a join over every delivery.
+    others = dict(
+        Enrollment.objects.filter(patient_id__in={e.patient_id for e in series})
+        .exclude(pk__in=[e.pk for e in series])
+        .values_list("pk", "patient_id")
     )
-    if not other_ids:
-        return history
-    others = Delivery.objects.filter(enrollment_id__in=other_ids).exclude(
+    found: dict[int, list[Sent]] = {}
+    if not others:
+        return found
+    rows = Delivery.objects.filter(enrollment_id__in=list(others)).exclude(
         status__in=(S.SKIPPED, S.FAILED)
     )
-    for channel, sent_at, due_at in others.values_list("channel", "sent_at", "due_at"):
-        history.append(Sent(Channel(channel), sent_at or due_at))
-    return history
+    for enrollment_id, channel, sent_at, due_at in rows.values_list(
+        "enrollment_id", "channel", "sent_at", "due_at"
+    ):
+        found.setdefault(others[enrollment_id], []).append(
+            Sent(Channel(channel), sent_at or due_at)
+        )
+    return found
 
 
 def _series_size(enrollment: Enrollment) -> int:

@@ -9,13 +9,17 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.db import connection, transaction
+from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 
 from drip.catalog import drafts, impact, publish
 from drip.catalog import files as library
 from drip.catalog import versions as catalog
+from drip.enrollment import service
 from drip.errors import ScheduleError
 from drip.models import AuditEvent, Delivery, Enrollment, ScheduleDraft, ScheduleVersion
-from tests.support.factories import enroll_patient
+from tests.support.factories import enroll_patient, next_monday_10am
 
 pytestmark = pytest.mark.django_db
 NAME = "ketamine-six-infusion"
@@ -233,3 +237,130 @@ def test_export_writes_files_validate_accepts_and_publish_reads_back_as_the_same
         assert catalog.message_json(template) | {"email_body_first_line": 0} == (
             catalog.message_json(shipped[key]) | {"email_body_first_line": 0}
         )
+
+
+# --- moving many series at once ---------------------------------------------------------------
+
+
+def cohort(now: datetime) -> list[Enrollment]:
+    """Seven series in the states a move meets: sent rows, another zone and Tue/Thu, paused, an
+    SMS opt-out, a row waiting to retry, a returning patient whose first series sent messages,
+    and a moved infusion that was done."""
+    monday = next_monday_10am(now)
+    alex = enroll_patient(now, publish=False)
+    alex.deliveries.filter(step_key="welcome").update(status=S.SENT, sent_at=now)
+    tuesday = monday + timedelta(days=1)
+    lee = enroll_patient(
+        now, [tuesday + timedelta(days=d) for d in (0, 2, 7, 9, 14, 16)], publish=False,
+        phone="+13125550101", email="lee@example.com", time_zone="America/Los_Angeles",
+    )  # fmt: skip
+    sam = enroll_patient(now, publish=False, phone="+13125550102", email="sam@example.com")
+    service.pause(sam, now=now, actor="test")
+    kim = enroll_patient(now, publish=False, phone="+13125550103", email="kim@example.com")
+    service.record_opt_out(kim.patient, "sms", method="sms_keyword", now=now, actor="test")
+    ray = enroll_patient(now, publish=False, phone="+13125550104", email="ray@example.com")
+    waiting = ray.deliveries.get(step_key="what-to-expect", channel="email")
+    Delivery.objects.filter(pk=waiting.pk).update(
+        attempts=1, due_at=waiting.due_at + timedelta(hours=30)
+    )
+    # Bo's first series ended yesterday; what it sent this week counts against the caps.
+    back = enroll_patient(
+        now - timedelta(days=14), [monday - timedelta(days=20 - d) for d in (0, 2, 4, 7, 9, 11)],
+        publish=False, phone="+13125550105", email="bo@example.com",
+    )  # fmt: skip
+    back.deliveries.filter(due_at__lte=now).update(status=S.SENT, sent_at=F("due_at"))
+    service.end(back, now=now, actor="test")
+    again = enroll_patient(now, publish=False, phone="+13125550105", email="bo@example.com")
+    pat = enroll_patient(now, publish=False, phone="+13125550106", email="pat@example.com")
+    service.move_infusion(pat, 2, monday + timedelta(days=3), now=now, actor="test")
+    return [alex, lee, sam, kim, ray, again, pat]
+
+
+def edited_draft(now: datetime) -> ScheduleDraft:
+    """what-to-expect a day earlier, look-at-your-life removed, therapy-alongside reworded."""
+    draft = edit_step(drafts.start(NAME, actor="ada", now=now), "what-to-expect", now, offset="-3d")
+    spec = drafts.without_step(draft.spec, step_index(draft, "look-at-your-life"))
+    messages = {**draft.messages}
+    messages["therapy-alongside"] = {**messages["therapy-alongside"], "email_subject": "New"}
+    return drafts.save(
+        draft, revision=draft.revision, actor="ada", now=now, spec=spec, messages=messages
+    )
+
+
+def snapshot() -> dict[tuple[str, str, str], tuple[object, ...]]:
+    """Every row of every series by (patient email, step, channel): what a patient would get."""
+    return {
+        (d.enrollment.patient.email + f"#{d.enrollment_id}", d.step_key, d.channel): (
+            d.status,
+            d.due_at,
+            d.skip_reason,
+            d.message_key,
+            d.anchor_infusion,
+            d.attempts,
+        )  # fmt: skip
+        for d in Delivery.objects.select_related("enrollment__patient")
+    }
+
+
+def test_moving_many_series_in_one_batch_leaves_each_as_moving_it_alone_would(
+    shipped: ScheduleVersion, now: datetime
+) -> None:
+    everyone = cohort(now)
+    before = snapshot()
+    draft = edited_draft(now)
+    _, move = publish.publish_draft(
+        draft, revision=draft.revision, note="", who_moves=publish.EVERYONE, actor="ada", now=now
+    )
+    assert move is not None and move.total == len(everyone)  # the ended series stays put
+    later = now + timedelta(minutes=5)
+    alone_point = transaction.savepoint()
+    alone = publish.move_all(move.pk, now=later, batch_size=1)
+    each_alone = snapshot()
+    alone_audit = sorted(
+        (e.enrollment_id, str(e.detail)) for e in AuditEvent.objects.filter(event="schedule_moved")
+    )
+    transaction.savepoint_rollback(alone_point)
+    assert snapshot() == before
+    together = publish.move_all(move.pk, now=later, batch_size=100)
+    assert snapshot() == each_alone
+    assert (together.moved, together.retimed, together.created, together.skipped) == (
+        alone.moved, alone.retimed, alone.created, alone.skipped,
+    )  # fmt: skip
+    assert together.moved == len(everyone) and together.skipped >= len(everyone)
+    assert alone_audit == sorted(
+        (e.enrollment_id, str(e.detail)) for e in AuditEvent.objects.filter(event="schedule_moved")
+    )
+    # And what that is: the removed step skipped, sent rows as they were, the retry kept waiting.
+    changed = {k for k in before if before[k] != each_alone[k]}
+    assert any(k[1] == "what-to-expect" for k in changed)
+    assert all(each_alone[k][2] == "step_removed" for k in before if k[1] == "look-at-your-life"
+               and before[k][0] == S.SCHEDULED)  # fmt: skip
+    for key, row in before.items():
+        if row[0] == S.SENT:
+            assert each_alone[key] == row
+    ray = next(
+        k for k in before if k[0].startswith("ray@") and k[1:] == ("what-to-expect", "email")
+    )
+    assert each_alone[ray][1] == before[ray][1]  # planned a day earlier, but it waits to retry
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"),
+    reason="SQLite writes each re-planned row by itself (the embedded default is small)",
+)
+def test_a_batch_takes_the_same_queries_for_three_series_as_for_six(
+    shipped: ScheduleVersion, now: datetime
+) -> None:
+    for i in range(9):
+        enroll_patient(now, publish=False, phone=f"+1312555020{i}", email=f"p{i}@example.com")
+    draft = edited_draft(now)
+    _, move = publish.publish_draft(
+        draft, revision=draft.revision, note="", who_moves=publish.EVERYONE, actor="ada", now=now
+    )
+    assert move is not None
+    with CaptureQueriesContext(connection) as three:
+        publish.move_batch(move.pk, now=now, batch_size=3)
+    with CaptureQueriesContext(connection) as six:
+        publish.move_batch(move.pk, now=now, batch_size=6)
+    assert Enrollment.objects.filter(schedule_version__version=2).count() == 9
+    assert len(three) == len(six)
