@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import datetime
 from typing import Any, cast
 
 from django import forms
@@ -22,10 +21,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from drip.catalog import clinic, drafts, impact, publish
-from drip.core.rendering import TEMPLATE_VARIABLES, build_context, render_email, render_sms
+from drip.core.rendering import TEMPLATE_VARIABLES, render_email, render_sms
 from drip.core.schedule import STEP_FIELDS, parse_schedule
 from drip.core.segments import count_segments, encoding_of
 from drip.delivery.context import Preview, context_for, next_infusion
+from drip.delivery.test_send import sample_context
 from drip.errors import DripError, ScheduleError
 from drip.models import Enrollment, Patient, ScheduleDraft, ScheduleVersion, VersionMove
 from drip.staff import sample_series, test_send, words
@@ -33,7 +33,6 @@ from drip.staff.access import admin_required, is_admin, staff_required
 from drip.staff.views import _search as search_patients
 
 SAMPLE_NAMES = {"short": "Al", "long": "Maximiliana-Alexandra"}
-SAMPLE_UNSUBSCRIBE = "https://clinic.example/u/sample"
 
 
 def _actor(request: HttpRequest) -> str:
@@ -555,14 +554,8 @@ def _preview(
 
 
 def _sample_values(sample: str) -> dict[str, object]:
-    return build_context(
-        first_name=SAMPLE_NAMES[sample],
-        clinic=clinic.current(),
-        series_size=6,
-        infusion_number=2,
-        infusion_local_start=datetime(2026, 12, 9, 10, 30),
-        unsubscribe_url=SAMPLE_UNSUBSCRIBE,
-    )
+    """The sample patient a test send goes to (drip.delivery.test_send), short or long name."""
+    return sample_context(SAMPLE_NAMES[sample], clinic.current())
 
 
 def _real_values(person: Patient, context: dict[str, Any]) -> dict[str, object]:
