@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from queue import Empty, SimpleQueue
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -34,11 +33,11 @@ from drip.channels.base import EmailChannel, OutgoingEmail, OutgoingSms, Receipt
 from drip.core.backoff import compute_backoff
 from drip.core.caps import Occupancy
 from drip.core.may_send import SkipReason, send_verdict, skip_reason
-from drip.core.rendering import build_context, render_email, render_sms
+from drip.core.rendering import render_email, render_sms
 from drip.core.schedule import Channel
 from drip.core.window import zone_of
-from drip.delivery import links
 from drip.delivery import rows as delivery_rows
+from drip.delivery.context import context_for
 from drip.delivery.rows import InfusionState, Row
 from drip.errors import (
     DeliveryError,
@@ -202,8 +201,11 @@ def _start(ids: list[int], now: datetime, report: BatchReport) -> list[_Go]:
 def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> list[_Go]:
     rows = delivery_rows.claim(ids)
     report.not_claimed += len(ids) - len(rows)
+    if not rows:
+        return []
     infusions = delivery_rows.infusions_of({r.enrollment_id for r in rows})
     caps = _Caps(rows, now)
+    from_email = str(clinic.current()["from_email"])  # cached for the task: read once a group
     ready: list[_Go] = []
     held: list[Row] = []  # skipped, or deferred to the send window: written back in one statement
     for row in rows:
@@ -218,7 +220,7 @@ def _claim_and_prepare(ids: list[int], now: datetime, report: BatchReport) -> li
             row.status, row.due_at, row.attempts = S.SCHEDULED, verdict, row.attempts - 1
             report.deferred += 1
         else:
-            ready.append(_prepare(row, infusions[row.enrollment_id], now))
+            ready.append(_prepare(row, infusions[row.enrollment_id], now, from_email))
             continue
         held.append(row)
     delivery_rows.finish(held)
@@ -306,31 +308,17 @@ class _Caps:
         return self.by_patient[patient.id]
 
 
-def _prepare(row: Row, infusions: dict[int, InfusionState], now: datetime) -> _Go:
-    patient = row.patient
-    version = catalog.version_by_id(row.schedule_version_id)
-    number = row.anchor_infusion or 1
-    infusion = infusions.get(number)
-    unsubscribe = links.unsubscribe_url(patient.id) if row.channel == "email" else ""
-    facts = clinic.current()  # cached for the task: one query per batch, not per message
-    context = build_context(
-        first_name=patient.first_name,
-        clinic=facts,
-        series_size=row.series_size or catalog.schedule_of(version).infusions,
-        infusion_number=number,
-        infusion_local_start=infusion.starts_at.astimezone(ZoneInfo(patient.time_zone))
-        if infusion
-        else None,
-        unsubscribe_url=unsubscribe,
-    )
+def _prepare(row: Row, infusions: dict[int, InfusionState], now: datetime, from_email: str) -> _Go:
+    # The row is both the delivery and its series (drip.delivery.context's protocols).
+    context = context_for(row.patient, series=row, infusions=infusions, message=row)
     lost = row.channel == "sms" and row.error_code in _ANSWER_LOST
     return _Go(
         row,
-        version,
+        catalog.version_by_id(row.schedule_version_id),
         context,
-        patient.contact(row.channel),
+        row.patient.contact(row.channel),
         look_since=now - _LOOKBACK if lost else None,
-        from_email=str(facts["from_email"]),
+        from_email=from_email,
     )
 
 

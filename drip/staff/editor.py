@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from datetime import datetime
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import messages
@@ -23,18 +21,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from drip.catalog import clinic, drafts, impact, publish
-from drip.catalog import versions as catalog_versions
-from drip.core.rendering import TEMPLATE_VARIABLES, build_context, render_email, render_sms
+from drip.core.rendering import TEMPLATE_VARIABLES, render_email, render_sms
 from drip.core.schedule import STEP_FIELDS, parse_schedule
 from drip.core.segments import count_segments, encoding_of
+from drip.delivery.context import Preview, context_for, next_infusion
+from drip.delivery.test_send import sample_context
 from drip.errors import DripError, ScheduleError
-from drip.models import Enrollment, Infusion, Patient, ScheduleDraft, ScheduleVersion, VersionMove
+from drip.models import Enrollment, Patient, ScheduleDraft, ScheduleVersion, VersionMove
 from drip.staff import sample_series, test_send, words
 from drip.staff.access import admin_required, is_admin, staff_required
 from drip.staff.views import _search as search_patients
 
 SAMPLE_NAMES = {"short": "Al", "long": "Maximiliana-Alexandra"}
-SAMPLE_UNSUBSCRIBE = "https://clinic.example/u/sample"
 
 
 def _actor(request: HttpRequest) -> str:
@@ -556,48 +554,25 @@ def _preview(
 
 
 def _sample_values(sample: str) -> dict[str, object]:
-    return build_context(
-        first_name=SAMPLE_NAMES[sample],
-        clinic=clinic.current(),
-        series_size=6,
-        infusion_number=2,
-        infusion_local_start=datetime(2026, 12, 9, 10, 30),
-        unsubscribe_url=SAMPLE_UNSUBSCRIBE,
-    )
+    """The sample patient a test send goes to (drip.delivery.test_send), short or long name."""
+    return sample_context(SAMPLE_NAMES[sample], clinic.current())
 
 
 def _real_values(person: Patient, context: dict[str, Any]) -> dict[str, object]:
-    """A real patient's details as their messages would show them: first name, their series'
-    next infusion (the last one once all are past) in their zone, the clinic's facts. The
-    unsubscribe link stays the sample's: a preview must not hand out a working one."""
-    series = person.enrollments.select_related("schedule_version").order_by("-enrolled_at").first()
-    infusion = _next_infusion(series) if series else None
-    zone = ZoneInfo(person.time_zone)
+    """A real patient's details as their messages would show them (drip.delivery.context: their
+    latest series' next infusion, the last one once all are past; the sample's unsubscribe
+    link, never a working one), and who and which infusion that is, for the page."""
+    series = person.enrollments.order_by("-enrolled_at").first()
+    infusions = {i.number: i for i in series.infusions.all()} if series else {}
+    now = timezone.now()
+    infusion = next_infusion(infusions, now)
     context["real_patient"] = {
         "name": f"{person.first_name} {person.last_name}",
         "infusion": f"Infusion {infusion.number}, {words.local_time(infusion.starts_at, person.time_zone)}"
         if infusion
         else "no infusion booked",
     }
-    size = (series.series_size or _size_of(series)) if series else 6
-    return build_context(
-        first_name=person.first_name,
-        clinic=clinic.current(),
-        series_size=size,
-        infusion_number=infusion.number if infusion else None,
-        infusion_local_start=infusion.starts_at.astimezone(zone) if infusion else None,
-        unsubscribe_url=SAMPLE_UNSUBSCRIBE,
-    )
-
-
-def _next_infusion(series: Enrollment) -> Infusion | None:
-    booked = series.infusions.exclude(status=Infusion.Status.CANCELLED).order_by("number")
-    upcoming = booked.filter(starts_at__gte=timezone.now()).first()
-    return upcoming or booked.last()
-
-
-def _size_of(series: Enrollment) -> int:
-    return catalog_versions.schedule_of(series.schedule_version).infusions
+    return context_for(person, series=series, infusions=infusions, message=Preview(now))
 
 
 def sms_facts(text: str) -> dict[str, Any]:

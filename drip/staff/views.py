@@ -22,8 +22,8 @@ from django.utils.html import format_html
 
 from drip.catalog import clinic as clinic_facts
 from drip.catalog import versions as catalog
-from drip.core.rendering import build_context, render_email, render_sms
-from drip.delivery import links
+from drip.core.rendering import render_email, render_sms
+from drip.delivery.context import context_for
 from drip.enrollment.cleaning import clean_infusions, clean_patient, clean_phone
 from drip.enrollment.service import PatientInput, enroll, set_series_size
 from drip.errors import EnrollmentError
@@ -342,19 +342,9 @@ def message(request: HttpRequest, patient_id: int, delivery_id: int) -> HttpResp
         enrollment__patient_id=patient_id,
     )
     person = d.enrollment.patient
+    infusions = {i.number: i for i in d.enrollment.infusions.all()}
+    context = context_for(person, series=d.enrollment, infusions=infusions, message=d)
     version = catalog.version_by_id(d.enrollment.schedule_version_id)
-    number = d.anchor_infusion or 1
-    infusion = d.enrollment.infusions.filter(number=number).first()
-    context = build_context(
-        first_name=person.first_name,
-        clinic=clinic_facts.current(),
-        series_size=d.enrollment.series_size or catalog.schedule_of(version).infusions,
-        infusion_number=number,
-        infusion_local_start=infusion.starts_at.astimezone(ZoneInfo(person.time_zone))
-        if infusion
-        else None,
-        unsubscribe_url=links.unsubscribe_url(person.id) if d.channel == "email" else "",
-    )
     template = catalog.template_of(version, d.message_key)
     page = {
         "patient": person,

@@ -1,0 +1,129 @@
+"""What staff are shown of a real patient's message is what the sender sent them: the message
+page and the editor's real-patient preview fill in the same name, infusion, zone, series size,
+unsubscribe link and clinic facts (drip.delivery.context), so they cannot drift apart."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from drip.catalog import clinic
+from drip.core.rendering import format_when
+from drip.delivery.dispatch import claim_due
+from drip.delivery.sender import send_deliveries
+from drip.enrollment.service import set_series_size
+from drip.models import Delivery, Enrollment
+from tests.staff.conftest import make_staff
+from tests.support.factories import enroll_patient, mwf_infusions, publish_test_schedule
+
+pytestmark = pytest.mark.django_db
+NAME = "ketamine-six-infusion"
+CHICAGO = ZoneInfo("America/Chicago")
+# One message on enrollment (about infusion 1) and one the day before infusion 2.
+SCHEDULE = f"""\
+name: {NAME}
+title: Test series
+infusions: 6
+send_window: {{start: "09:00", end: "20:00"}}
+late_grace: 2h
+steps:
+  - {{key: welcome, anchor: enrollment, offset: 0m, channels: [email, sms], message: note}}
+  - {{key: day-before-2, anchor: infusion 2, offset: -1d, at: "12:00", channels: [email, sms], message: note}}
+"""
+NOTE = {
+    "email_subject": "{{ first_name }}: infusion {{ infusion_number }} of {{ series_size }}",
+    "email_body": "See you {{ infusion_date }} at {{ infusion_time }}, {{ clinic_address }}.\n\n"
+    "Questions? Call {{ clinic_phone }}. Stop these emails: {{ unsubscribe_url }}\n",
+    "sms_text": "{{ clinic_name }}: {{ first_name }}, infusion {{ infusion_number }} of "
+    "{{ series_size }} is {{ infusion_when }}.",
+    "sources": [],
+    "email_body_first_line": 5,
+}
+
+
+@pytest.fixture
+def series(clock: datetime) -> Enrollment:
+    """Alex (Chicago), a series of 8 on a 6-infusion schedule, enrolled tomorrow at noon (in the
+    send window), infusions Mon/Wed/Fri 10:00 from a week later; the clinic's own settings."""
+    facts = clinic.current() | {"clinic_name": "Lakeside Infusion Center"}
+    facts |= {"clinic_sms_name": "Lakeside", "clinic_phone": "(312) 555-0100"}
+    clinic.save(facts | {"clinic_address": "1 Lake St"}, on_version=0, actor="test", now=clock)
+    publish_test_schedule(SCHEDULE, {"note": NOTE})
+    noon = (clock.astimezone(CHICAGO) + timedelta(days=1)).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
+    first = (noon + timedelta(days=7)).replace(tzinfo=None, hour=10)
+    enrolled = enroll_patient(
+        noon, mwf_infusions(first), publish=False, time_zone="America/Chicago"
+    )
+    set_series_size(enrolled, 8, now=noon, actor="test")
+    return enrolled
+
+
+def send_due(at: datetime, twilio_sms, smtp_email) -> None:  # type: ignore[no-untyped-def]
+    ids = claim_due(at, limit=100)
+    send_deliveries(ids, now=at, sms=twilio_sms, email=smtp_email, concurrency=4)
+
+
+def shown(page: str, pattern: str) -> str:
+    """The text of the part of ``page`` that ``pattern`` captures, as a person reads it."""
+    found = re.search(pattern, page, re.DOTALL)
+    assert found, f"not on the page: {pattern}"
+    return html.unescape(found.group(1).replace("<br>", "\n"))
+
+
+def test_the_message_page_shows_exactly_what_the_patient_was_sent(
+    staff: Client, series: Enrollment, twilio_sms, smtp_email, twilio_server, smtp_server
+) -> None:
+    welcome = series.deliveries.get(step_key="welcome", channel="sms")
+    send_due(welcome.due_at, twilio_sms, smtp_email)
+    day_before = series.deliveries.get(step_key="day-before-2", channel="sms")
+    send_due(day_before.due_at, twilio_sms, smtp_email)
+
+    texts = {got.delivery_id: got.form["Body"] for got in twilio_server.received}
+    second = series.infusions.get(number=2).starts_at.astimezone(CHICAGO)
+    assert texts[day_before.pk] == f"Lakeside: Alex, infusion 2 of 8 is {format_when(second)}."
+    for pk, sent in texts.items():
+        page = staff.get(f"/patients/{series.patient_id}/messages/{pk}").content.decode()
+        assert shown(page, r'<div class="sms"><p>(.*?)</p></div>') == sent
+
+    emails = {got.message_id: got.message for got in smtp_server.received}
+    assert len(emails) == 2
+    for row in series.deliveries.filter(channel="email"):
+        sent = emails[row.provider_id]
+        assert row.status == Delivery.Status.SENT
+        page = staff.get(f"/patients/{series.patient_id}/messages/{row.pk}").content.decode()
+        assert shown(page, r"<strong>Subject:</strong> (.*?)</p>") == sent["Subject"]
+        plain = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+        assert shown(page, r"<pre>(.*?)</pre>") == plain
+        assert str(sent["List-Unsubscribe"]).strip(" <>") in plain  # the patient's own link
+
+
+def test_the_editors_preview_for_the_patient_shows_the_text_they_were_sent(
+    series: Enrollment, twilio_sms, smtp_email, twilio_server, smtp_server
+) -> None:
+    """The welcome is about infusion 1, the next one: the preview shows what was sent."""
+    admin = Client()
+    admin.force_login(make_staff("ada", groups=("admin",)))
+    welcome = series.deliveries.get(step_key="welcome", channel="sms")
+    send_due(welcome.due_at, twilio_sms, smtp_email)
+    (sms,), (mail,) = twilio_server.received, smtp_server.received
+
+    admin.post(f"/schedules/{NAME}/draft/start")
+    typed = {p: NOTE[p] for p in ("email_subject", "email_body", "sms_text")}
+    preview = admin.post(
+        f"/schedules/{NAME}/draft/messages/note/preview",
+        typed | {"sample": f"patient-{series.patient_id}"},
+    ).content.decode()
+    assert "Shown for Alex Rivera, a real patient (Infusion 1," in html.unescape(preview)
+    assert shown(preview, r'<div class="sms"><p>(.*?)</p></div>') == sms.form["Body"]
+    assert shown(preview, r"<strong>Subject:</strong> (.*?)</p>") == mail.message["Subject"]
+    # The one difference, on purpose: a preview never hands out a working unsubscribe link.
+    assert "/u/sample" in shown(preview, r'<pre class="plain">(.*?)</pre>')
+    assert timezone.now() < series.infusions.get(number=1).starts_at
