@@ -32,8 +32,6 @@ from drip.staff import sample_series, test_send, words
 from drip.staff.access import admin_required, is_admin, staff_required
 from drip.staff.views import _search as search_patients
 
-SAMPLE_NAMES = {"short": "Al", "long": "Maximiliana-Alexandra"}
-
 
 def _actor(request: HttpRequest) -> str:
     return request.user.get_username()
@@ -503,7 +501,7 @@ def message_preview(request: HttpRequest, name: str, key: str) -> HttpResponse:
     typed = {**row.messages[key], **{p: request.POST.get(p, "") for p in drafts.MESSAGE_PARTS}}
     sample = request.POST.get("sample", "short")
     real = _picked_patient(sample)
-    sample = sample if sample in SAMPLE_NAMES or real else "short"
+    sample = sample if sample in test_send.SAMPLE_NAMES or real else "short"
     context = _preview(row, key, typed, sample, real)
     return render(request, "staff/editor/_preview.html", context)
 
@@ -555,7 +553,7 @@ def _preview(
 
 def _sample_values(sample: str) -> dict[str, object]:
     """The sample patient a test send goes to (drip.delivery.test_send), short or long name."""
-    return sample_context(SAMPLE_NAMES[sample], clinic.current())
+    return sample_context(test_send.SAMPLE_NAMES[sample], clinic.current())
 
 
 def _real_values(person: Patient, context: dict[str, Any]) -> dict[str, object]:
