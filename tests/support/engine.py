@@ -31,6 +31,7 @@ def live_engine(settings, redis_url: str, twilio_server, smtp_server) -> Iterato
     reset_channels()
     previous = app.conf.broker_url, app.conf.CELERY_DB_REUSE_MAX
     app.conf.broker_url = redis_url
+    _forget_connections()  # a pool made before (by an earlier test) still points at the old broker
     # This worker's tasks run in threads that end with it, taking their database connections
     # unclosed; Celery's close-after-each-task (a real worker process keeps its connection).
     app.conf.CELERY_DB_REUSE_MAX = None
@@ -41,7 +42,17 @@ def live_engine(settings, redis_url: str, twilio_server, smtp_server) -> Iterato
             yield
     finally:
         app.conf.broker_url, app.conf.CELERY_DB_REUSE_MAX = previous
+        _forget_connections()
         reset_channels()
+
+
+def _forget_connections() -> None:
+    """Drop the app's broker connection and producer pools: the next use opens them on the
+    broker the configuration names now (Celery makes them once, on first use, and keeps them)."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
 
 
 def wait_until_idle(timeout_s: float = 20.0) -> None:
