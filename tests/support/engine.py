@@ -49,9 +49,7 @@ def live_engine(settings, redis_url: str, twilio_server, smtp_server) -> Iterato
 def _forget_connections() -> None:
     """Drop the app's broker connection and producer pools: the next use opens them on the
     broker the configuration names now (Celery makes them once, on first use, and keeps them)."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
+    app._pool = None  # not closed: a worker that just stopped may still hand its connection back
     app.amqp._producer_pool = None
 
 
