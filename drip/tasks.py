@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 
 from django.conf import settings
@@ -73,11 +74,13 @@ def send_staff_reply(reply_id: int, as_of: str | None = None) -> bool:
 
 @app.task(name="drip.move_to_version")
 def move_to_version(move_id: int, as_of: str | None = None) -> bool:
-    """Move one batch of series to a newly published version, then queue the next batch (so
-    send tasks queued meanwhile run in between); safe to run twice."""
-    from drip.catalog.publish import move_batch
+    """Move one batch of series to a newly published version, then queue the next batch after a
+    rest as long as this one took (send tasks run meanwhile); safe to run twice."""
+    from drip.catalog.publish import REST, move_batch
 
+    started = time.monotonic()
     done = move_batch(move_id, now=_now(as_of))
     if not done:
-        move_to_version.delay(move_id, as_of)
+        rest = REST * (time.monotonic() - started)
+        move_to_version.apply_async((move_id, as_of), countdown=rest)
     return done
