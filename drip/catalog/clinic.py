@@ -59,6 +59,11 @@ def newest() -> ClinicSettings | None:
     return ClinicSettings.objects.order_by("-version").first()
 
 
+def saved_since(instant: datetime) -> bool:
+    """Whether a settings version was saved after ``instant`` (one query)."""
+    return ClinicSettings.objects.filter(saved_at__gt=instant).exists()
+
+
 def current() -> dict[str, Any]:
     """The clinic's facts: the newest saved version over the environment's defaults."""
     if not hasattr(_cache, "row"):

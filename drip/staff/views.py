@@ -28,6 +28,7 @@ from drip.enrollment.cleaning import clean_infusions, clean_patient, clean_phone
 from drip.enrollment.service import PatientInput, enroll, set_series_size
 from drip.errors import EnrollmentError
 from drip.models import (
+    AuditEvent,
     ConsentRecord,
     Delivery,
     Enrollment,
@@ -335,7 +336,9 @@ def _consent_words(person: Patient, channel: str, records: list[ConsentRecord]) 
 
 @staff_required
 def message(request: HttpRequest, patient_id: int, delivery_id: int) -> HttpResponse:
-    """One message exactly as the patient saw or will see it."""
+    """One message rendered with today's details: as the patient will see it if it has not
+    gone out, and as they saw it unless something it is rendered from changed since it went out
+    (drip keeps no copy of the sent text), which the page then says."""
     d = get_object_or_404(
         Delivery.objects.select_related("enrollment__patient"),
         pk=delivery_id,
@@ -354,8 +357,51 @@ def message(request: HttpRequest, patient_id: int, delivery_id: int) -> HttpResp
         "status": words.delivery_status(d.status, d.skip_reason, d.error_code, d.error_text),
         "sms": render_sms(template, context) if d.channel == "sms" else None,
         "email": render_email(template, context) if d.channel == "email" else None,
+        "changed": _changed_since_sent(d, version),
     }
     return render(request, "staff/message.html", page)
+
+
+# Rows that reached (or may have reached) the patient, as drip.enrollment.service counts them.
+_WENT_OUT = (D.SENDING, D.SENT, D.DELIVERED, D.UNDELIVERED)
+_INFUSION_CHANGED = {
+    AuditEvent.Event.INFUSION_MOVED: "was moved",
+    AuditEvent.Event.INFUSION_ADDED: "was added",
+}
+
+
+def _changed_since_sent(d: Delivery, version: ScheduleVersion) -> str:
+    """Why the page's copy of a message that went out may differ from the patient's, in words
+    ("" if nothing it is rendered from changed after it went out, or it has not): a move to
+    another schedule version, its infusion's time (moved, or booked after), the clinic's facts.
+    At most two queries."""
+    if d.status not in _WENT_OUT:
+        return ""
+    sent = d.sent_at or d.due_at
+    series = d.enrollment
+    causes = []
+    if series.version_moved_at is not None and series.version_moved_at > sent:
+        causes.append(f"the series moved to version {version.version} of the schedule")
+    number = d.anchor_infusion or 1  # the infusion the message is about (context_for's rule)
+    events = (
+        AuditEvent.objects.filter(
+            enrollment=series, event__in=_INFUSION_CHANGED, at__gt=sent, detail__infusion=number
+        )
+        .order_by("event")
+        .values_list("event", flat=True)
+        .distinct()
+    )
+    causes += [f"infusion {number} {_INFUSION_CHANGED[AuditEvent.Event(e)]}" for e in events]
+    if clinic_facts.saved_since(sent):
+        causes.append("the clinic's settings changed")
+    if not causes:
+        return ""
+    what = causes[0] if len(causes) == 1 else f"{', '.join(causes[:-1])} and {causes[-1]}"
+    when = words.local_time(sent, d.enrollment.patient.time_zone)
+    return (
+        f"Shown with today's details. Since this was sent on {when}, {what}, "
+        "so the patient's copy may have said something different."
+    )
 
 
 # --- Enroll --------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """What staff are shown of a real patient's message is what the sender sent them: the message
 page and the editor's real-patient preview fill in the same name, infusion, zone, series size,
-unsubscribe link and clinic facts (drip.delivery.context), so they cannot drift apart."""
+unsubscribe link and clinic facts (drip.delivery.context), so they cannot drift apart; and a
+message that went out says so when what it is rendered from changed after it was sent."""
 
 from __future__ import annotations
 
@@ -17,8 +18,10 @@ from drip.catalog import clinic
 from drip.core.rendering import format_when
 from drip.delivery.dispatch import claim_due
 from drip.delivery.sender import send_deliveries
+from drip.enrollment import service
 from drip.enrollment.service import set_series_size
 from drip.models import Delivery, Enrollment
+from drip.staff.words import local_time
 from tests.staff.conftest import make_staff
 from tests.support.factories import enroll_patient, mwf_infusions, publish_test_schedule
 
@@ -127,3 +130,147 @@ def test_the_editors_preview_for_the_patient_shows_the_text_they_were_sent(
     # The one difference, on purpose: a preview never hands out a working unsubscribe link.
     assert "/u/sample" in shown(preview, r'<pre class="plain">(.*?)</pre>')
     assert timezone.now() < series.infusions.get(number=1).starts_at
+
+
+# --- A message that went out, shown with today's details -------------------------------------
+# drip keeps no copy of the sent text: the page renders with today's schedule version, infusion
+# times and clinic settings, and says so when one of them changed after the message went out.
+
+NY = ZoneInfo("America/New_York")
+LATER = "so the patient's copy may have said something different."
+
+
+def words_on(page: bytes) -> str:
+    """The page as a person reads it (tags dropped, spaces squeezed)."""
+    return html.unescape(" ".join(re.sub(r"<[^>]+>", " ", page.decode()).split()))
+
+
+def sent_welcome(enrolled: Enrollment, at: datetime) -> Delivery:
+    """The welcome text (about infusion 1), sent at ``at``."""
+    row = enrolled.deliveries.get(step_key="welcome", channel="sms")
+    Delivery.objects.filter(pk=row.pk).update(status=Delivery.Status.SENT, sent_at=at)
+    return row
+
+
+def move_to_version_2(enrolled: Enrollment, at: datetime) -> None:
+    """As a publish that moves patients does (drip.catalog.publish)."""
+    version = publish_test_schedule()
+    Enrollment.objects.filter(pk=enrolled.pk).update(schedule_version=version, version_moved_at=at)
+
+
+def move_infusion(enrolled: Enrollment, number: int, at: datetime) -> None:
+    starts = enrolled.infusions.get(number=number).starts_at.astimezone(NY).replace(tzinfo=None)
+    service.move_infusion(enrolled, number, starts + timedelta(hours=1), now=at, actor="test")
+
+
+def save_clinic_settings(enrolled: Enrollment, at: datetime) -> None:
+    facts = clinic.current() | {"clinic_phone": "(212) 555-0199"}
+    clinic.save(facts, on_version=0, actor="test", now=at)
+
+
+CHANGES = {
+    "the series moved to version 2 of the schedule": move_to_version_2,
+    "infusion 1 was moved": lambda enrolled, at: move_infusion(enrolled, 1, at),
+    "the clinic's settings changed": save_clinic_settings,
+}
+
+
+def message_page(staff: Client, row: Delivery) -> str:
+    return words_on(staff.get(f"/patients/{row.enrollment.patient_id}/messages/{row.pk}").content)
+
+
+def test_a_sent_message_has_no_notice_when_nothing_changed_since(
+    staff: Client, enrolled: Enrollment, clock: datetime
+) -> None:
+    row = sent_welcome(enrolled, clock + timedelta(hours=1))
+    page = message_page(staff, row)
+    assert "Sample Infusion Clinic: hi Alex" in page
+    assert "Shown with today's details" not in page
+
+
+def test_a_sent_message_says_what_changed_after_it_was_sent(
+    staff: Client, enrolled: Enrollment, clock: datetime
+) -> None:
+    sent = clock + timedelta(hours=1)
+    row = sent_welcome(enrolled, sent)
+    for change in CHANGES.values():
+        change(enrolled, sent + timedelta(minutes=5))
+    when = local_time(sent, "America/New_York")
+    assert re.fullmatch(r"\w{3} \w{3} \d+, \d+:\d\d [AP]M E[SD]T", when)  # the zone named
+    assert (
+        f"Shown with today's details. Since this was sent on {when}, the series moved to "
+        "version 2 of the schedule, infusion 1 was moved and the clinic's settings changed, "
+        f"{LATER}"
+    ) in message_page(staff, row)
+
+
+@pytest.mark.parametrize("cause", CHANGES)
+def test_each_change_after_the_send_is_named_alone(
+    staff: Client, enrolled: Enrollment, clock: datetime, cause: str
+) -> None:
+    sent = clock + timedelta(hours=1)
+    row = sent_welcome(enrolled, sent)
+    CHANGES[cause](enrolled, sent + timedelta(seconds=1))
+    when = local_time(sent, "America/New_York")
+    assert f"Since this was sent on {when}, {cause}, {LATER}" in message_page(staff, row)
+
+
+@pytest.mark.parametrize("cause", CHANGES)
+def test_a_change_before_the_send_gets_no_notice(
+    staff: Client, enrolled: Enrollment, clock: datetime, cause: str
+) -> None:
+    sent = clock + timedelta(hours=1)
+    CHANGES[cause](enrolled, sent - timedelta(seconds=1))
+    row = sent_welcome(enrolled, sent)
+    assert "Shown with today's details" not in message_page(staff, row)
+
+
+def test_a_message_still_going_out_falls_back_to_its_due_time(
+    staff: Client, enrolled: Enrollment, clock: datetime
+) -> None:
+    """'sending' has no sent_at yet: its due time stands for the send."""
+    row = enrolled.deliveries.get(step_key="welcome", channel="sms")
+    Delivery.objects.filter(pk=row.pk).update(status=Delivery.Status.SENDING)
+    save_clinic_settings(enrolled, row.due_at + timedelta(seconds=1))
+    when = local_time(row.due_at, "America/New_York")
+    page = message_page(staff, row)
+    assert f"Since this was sent on {when}, the clinic's settings changed, {LATER}" in page
+
+
+def test_moving_another_infusion_gets_no_notice(
+    staff: Client, enrolled: Enrollment, clock: datetime
+) -> None:
+    """The welcome is about infusion 1: infusion 2's time is not in it."""
+    sent = clock + timedelta(hours=1)
+    row = sent_welcome(enrolled, sent)
+    move_infusion(enrolled, 2, sent + timedelta(minutes=5))
+    assert "Shown with today's details" not in message_page(staff, row)
+
+
+def test_a_pending_message_gets_no_notice(
+    staff: Client, enrolled: Enrollment, clock: datetime
+) -> None:
+    """It will be rendered when it is sent, with the details then: what the page shows."""
+    row = enrolled.deliveries.get(step_key="what-to-expect", channel="sms")
+    for change in CHANGES.values():
+        change(enrolled, clock + timedelta(minutes=5))
+    row.refresh_from_db()
+    assert row.status == Delivery.Status.SCHEDULED
+    assert "Shown with today's details" not in message_page(staff, row)
+
+
+def test_the_message_page_asks_two_more_queries_for_a_sent_message(
+    staff: Client, enrolled: Enrollment, clock: datetime, django_assert_max_num_queries
+) -> None:
+    """However many changes there were: the infusion's changes and the clinic's, one each."""
+    # 14: sign-in 5, the delivery, its infusions, the schedule version (once per process), the
+    # clinic, the band and the inbox count, the session save 3.
+    pending = enrolled.deliveries.get(step_key="welcome", channel="email")
+    with django_assert_max_num_queries(14):
+        message_page(staff, pending)
+    sent = clock + timedelta(hours=1)
+    row = sent_welcome(enrolled, sent)
+    for minutes in range(1, 4):
+        move_infusion(enrolled, 1, sent + timedelta(minutes=minutes))
+    with django_assert_max_num_queries(15):  # 13 (the version cached) + 2
+        assert "infusion 1 was moved" in message_page(staff, row)
