@@ -46,8 +46,9 @@ class CodeForm(forms.Form):
     )
 
 
-class EnrollForm(forms.Form):
-    """Everything needed to enroll; field names match EnrollmentError.field where they can."""
+class ContactFields(forms.Form):
+    """A patient's name, contact and zone (enrolling, and editing them later); checked by the
+    enrollment service's own cleaning, so not required here."""
 
     first_name = forms.CharField(label="First name", required=False, max_length=100)
     last_name = forms.CharField(label="Last name", required=False, max_length=100)
@@ -59,6 +60,11 @@ class EnrollForm(forms.Form):
         help_text="Type a city to search, e.g. Chicago",
         widget=forms.TextInput(attrs={"list": "zones", "autocomplete": "off"}),
     )
+
+
+class EnrollForm(ContactFields):
+    """Everything needed to enroll; field names match EnrollmentError.field where they can."""
+
     sms_consent = forms.BooleanField(label="Texts", required=False)
     email_consent = forms.BooleanField(label="Email", required=False)
     # Not required here: the enrollment service says what is missing (one validator).
@@ -134,19 +140,9 @@ def clinic_zone() -> str:
     return str(clinic.current()["time_zone"])
 
 
-class ContactForm(forms.Form):
-    """A patient's contact details; checked by the enrollment service's own cleaning."""
+class ContactForm(ContactFields):
+    """A patient's contact details, with the page's state token."""
 
-    first_name = forms.CharField(label="First name", required=False, max_length=100)
-    last_name = forms.CharField(label="Last name", required=False, max_length=100)
-    phone = forms.CharField(label="Phone", required=False, max_length=30)
-    email = forms.CharField(label="Email", required=False, max_length=254)
-    time_zone = forms.CharField(
-        label="Time zone",
-        required=False,
-        help_text="Type a city to search, e.g. Chicago",
-        widget=forms.TextInput(attrs={"list": "zones", "autocomplete": "off"}),
-    )
     state = forms.CharField(widget=forms.HiddenInput)
 
     def add_service_error(self, error: EnrollmentError) -> None:
