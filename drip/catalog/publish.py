@@ -102,10 +102,7 @@ def _publish(
         note=note.strip(),
         copied_from=copied_from,
     )
-    move = None
-    if who_moves == EVERYONE:
-        total = to_move(version).count()
-        move = VersionMove.objects.create(version=version, total=total, actor=actor, started_at=now)
+    move = start_move(version, actor=actor, now=now) if who_moves == EVERYONE else None
     AuditEvent.objects.create(
         at=now,
         actor=actor,
@@ -121,6 +118,13 @@ def as_published(data: Mapping[str, Any]) -> dict[str, object]:
     (so a version published here and one imported from its export are the same)."""
     template = parse_message("m", email_md(data), str(data.get("sms_text", "")))
     return catalog.message_json(template)
+
+
+def start_move(version: ScheduleVersion, *, actor: str, now: datetime) -> VersionMove:
+    """The move of every series on an earlier version of the schedule to ``version`` (counted
+    now; ``move_batch`` or ``move_all`` then carries it out)."""
+    total = to_move(version).count()
+    return VersionMove.objects.create(version=version, total=total, actor=actor, started_at=now)
 
 
 def to_move(version: ScheduleVersion) -> Any:

@@ -25,6 +25,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--schedule-version", type=int, help="export: this version (default newest)"
         )
+        parser.add_argument(
+            "--move",
+            choices=["everyone", "new"],
+            default="everyone",
+            help="publish: move every active or paused series on an earlier version to the new "
+            "one (default, as the editor does), or only enroll new patients on it",
+        )
         parser.add_argument("--schedules-dir", type=Path, default=settings.DRIP_SCHEDULES_DIR)
         parser.add_argument("--messages-dir", type=Path, default=settings.DRIP_MESSAGES_DIR)
 
@@ -36,7 +43,7 @@ class Command(BaseCommand):
                 opts["name"], opts["folder"], opts["schedule_version"], opts["messages_dir"]
             )
         else:
-            self._publish(opts["schedules_dir"], opts["messages_dir"])
+            self._publish(opts["schedules_dir"], opts["messages_dir"], opts["move"])
 
     def _validate(self, schedules_dir: Path, messages_dir: Path) -> None:
         problems = library.validate_library(schedules_dir, messages_dir)
@@ -49,8 +56,12 @@ class Command(BaseCommand):
             f"ok: every schedule in {schedules_dir} and message in {messages_dir} is valid"
         )
 
-    def _publish(self, schedules_dir: Path, messages_dir: Path) -> None:
+    def _publish(self, schedules_dir: Path, messages_dir: Path, who_moves: str) -> None:
+        from django.utils import timezone
+
+        from drip.catalog import publish
         from drip.catalog import versions as catalog
+        from drip.models import AuditEvent
 
         try:
             versions = catalog.publish_from_disk(schedules_dir, messages_dir, actor="cli")
@@ -58,7 +69,23 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         self._warn(schedules_dir, messages_dir)
         for version in versions:
+            now = timezone.now()
+            AuditEvent.objects.create(
+                at=now,
+                actor="cli",
+                event=AuditEvent.Event.SCHEDULE_PUBLISHED,
+                detail={"schedule": version.name, "version": version.version,
+                        "who_moves": who_moves, "copied_from": None},
+            )  # fmt: skip
             self.stdout.write(f"published {version.name} v{version.version}")
+            if who_moves != publish.EVERYONE or version.version == 1:
+                continue
+            move = publish.move_all(publish.start_move(version, actor="cli", now=now).pk, now=now)
+            self.stdout.write(
+                f"  moved {move.moved} series from earlier versions to v{version.version}: "
+                f"pending messages {move.retimed} re-timed, {move.created} added, "
+                f"{move.skipped} skipped (sent ones never change)"
+            )
         if not versions:
             self.stdout.write("nothing changed")
 
