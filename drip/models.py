@@ -257,6 +257,12 @@ class Infusion(models.Model):
         return f"Infusion {self.number} ({self.status})"
 
 
+# Subjects have no length rule (drip.core.guardrails checks words, not length): the column takes
+# a header line's limit (RFC 5322: 998 characters), and the sender cuts a longer one to fit
+# rather than fail the statement that records a whole group's outcomes.
+SENT_SUBJECT_LENGTH = 998
+
+
 class Delivery(models.Model):
     """One message on one channel for one step of one enrollment. See DESIGN §4 for states."""
 
@@ -289,6 +295,14 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # The message exactly as handed to the provider, written with the outcome when it was
+    # accepted: the SMS text, or the email's subject and plain-text part (the HTML part is not
+    # kept). For staff asked "what did you send me?"; never logged. Empty: not sent, or sent
+    # before drip kept a copy. The database default serves raw INSERTs (bench) too.
+    sent_subject = models.CharField(
+        max_length=SENT_SUBJECT_LENGTH, blank=True, default="", db_default=""
+    )
+    sent_text = models.TextField(blank=True, default="", db_default="")
 
     class Meta:
         constraints = [

@@ -64,6 +64,10 @@ class Row:
     # The series' infusions as the claim read them (under the enrollment lock): the sender
     # compares them again when a row comes back unsent (see sender._replan_changed).
     infusions_seen: dict[int, InfusionState] | None = None
+    # The message as handed to the provider, set when it was accepted (empty otherwise): the
+    # SMS text, or the email's subject and plain text. Written by :func:`finish`, never logged.
+    sent_subject: str = ""
+    sent_text: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,20 +139,24 @@ _FINISH_COLUMNS = (
     "sent_at",
     "error_code",
     "error_text",
+    "sent_subject",
+    "sent_text",
 )
 _FINISH_POSTGRES = """
 UPDATE drip_delivery AS d SET status = v.status, skip_reason = v.skip_reason, attempts = v.attempts,
     due_at = v.due_at, provider_id = v.provider_id, sent_at = v.sent_at, error_code = v.error_code,
-    error_text = v.error_text, queued_at = NULL, updated_at = %s
+    error_text = v.error_text, sent_subject = v.sent_subject, sent_text = v.sent_text,
+    queued_at = NULL, updated_at = %s
 FROM unnest(%s::bigint[], %s::varchar[], %s::varchar[], %s::smallint[], %s::timestamptz[], %s::varchar[],
-            %s::timestamptz[], %s::varchar[], %s::varchar[])
-    AS v(id, status, skip_reason, attempts, due_at, provider_id, sent_at, error_code, error_text)
+            %s::timestamptz[], %s::varchar[], %s::varchar[], %s::varchar[], %s::text[])
+    AS v(id, status, skip_reason, attempts, due_at, provider_id, sent_at, error_code, error_text,
+         sent_subject, sent_text)
 WHERE d.id = v.id AND d.status = 'sending'
 """
 _FINISH_SQLITE = (
     "UPDATE drip_delivery SET status = %s, skip_reason = %s, attempts = %s, due_at = %s, provider_id = %s, "
-    "sent_at = %s, error_code = %s, error_text = %s, queued_at = NULL, updated_at = %s "
-    "WHERE id = %s AND status = 'sending'"
+    "sent_at = %s, error_code = %s, error_text = %s, sent_subject = %s, sent_text = %s, queued_at = NULL, "
+    "updated_at = %s WHERE id = %s AND status = 'sending'"
 )
 
 
@@ -232,7 +240,9 @@ def sends_since(patient_ids: set[int], since: datetime) -> dict[int, list[tuple[
 
 def finish(rows: Sequence[Row]) -> None:
     """Write each row's status and outcome fields (and clear its lease), in one statement; only
-    rows still 'sending' change (compare-and-set)."""
+    rows still 'sending' change (compare-and-set). The outcome includes the copy of what was
+    sent (empty unless the provider accepted it): a row that was sent is never claimed again,
+    so no earlier copy is overwritten."""
     if not rows:
         return
     stamp = _db_time(timezone.now())
@@ -256,6 +266,8 @@ def finish(rows: Sequence[Row]) -> None:
                         _db_time(r.sent_at),
                         r.error_code,
                         r.error_text,
+                        r.sent_subject,
+                        r.sent_text,
                         stamp,
                         r.id,
                     ]

@@ -9,7 +9,8 @@ left that much stranded by one kill; the default concurrency equals the batch, s
 group (measurements: docs/history.md).
 Only the main thread touches the database (drip.delivery.rows); rendering (pure) and provider
 calls run on the process's event loop (drip.channels.io_loop), and their answers come back
-through a queue.
+through a queue, with the message each call handed over: the row keeps that copy (for staff),
+written in the statement that records the outcome.
 """
 
 from __future__ import annotations
@@ -77,7 +78,9 @@ class _Go:
     from_email: str = ""  # the clinic settings' From address (email only)
 
 
-_Answer = tuple[Row, Receipt | DeliveryError]
+_Outgoing = OutgoingSms | OutgoingEmail
+# A call's row, its outcome and the message as handed to the provider (None: none was made).
+_Answer = tuple[Row, Receipt | DeliveryError, _Outgoing | None]
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ _LOOKBACK = timedelta(days=1)
 # Provider codes and texts are cut to fit their columns.
 _ERROR_CODE_LENGTH = Delivery._meta.get_field("error_code").max_length
 _ERROR_TEXT_LENGTH = Delivery._meta.get_field("error_text").max_length
+_SENT_SUBJECT_LENGTH = Delivery._meta.get_field("sent_subject").max_length
 
 
 def send_deliveries(
@@ -177,14 +181,14 @@ def _collect(
     except Empty:
         late = [i for i, (_, deadline) in waiting.items() if deadline.at <= first]
         log.error("delivery.no_answer_from_loop rows=%d", len(late))
-        return [(row, deadline.missed()) for row, deadline in map(waiting.pop, late)]
+        return [(row, deadline.missed(), None) for row, deadline in map(waiting.pop, late)]
     while True:
         try:
             arrived.append(answers.get_nowait())
         except Empty:
             break
     # An answer to a call already recorded as timed out is dropped (the row is being retried).
-    return [(row, outcome) for row, outcome in arrived if waiting.pop(row.id, None)]
+    return [answer for answer in arrived if waiting.pop(answer[0].id, None)]
 
 
 # --- claim, check, render --------------------------------------------------------------------
@@ -363,18 +367,20 @@ async def _call(
     deadline: _Deadline,
 ) -> None:
     outcome: Receipt | DeliveryError
+    outgoing: _Outgoing | None = None
     try:
         async with asyncio.timeout_at(deadline.at):
-            outcome = await _answer(channel, go, deadline)
+            outcome, outgoing = await _answer(channel, go, deadline)
     except TimeoutError:
         log.warning("delivery.deadline delivery_id=%s", go.row.id)
         outcome = deadline.missed()
-    answers.put((go.row, outcome))
+    answers.put((go.row, outcome, outgoing))
 
 
 async def _answer(
     channel: SmsChannel | EmailChannel, go: _Go, deadline: _Deadline
-) -> Receipt | DeliveryError:
+) -> tuple[Receipt | DeliveryError, _Outgoing | None]:
+    """The provider's answer and the message it was given (None: rendering failed)."""
     try:
         outgoing = _render(go)
     except Exception as error:
@@ -383,7 +389,14 @@ async def _answer(
         # forever (or never answering). Nothing was sent. The reason goes to the row, for staff,
         # and not to the log: an error message may quote a value.
         log.error("delivery.render_failed delivery_id=%s error=%s", go.row.id, type(error).__name__)
-        return PermanentDeliveryError("render", f"{type(error).__name__}: {error}")
+        return PermanentDeliveryError("render", f"{type(error).__name__}: {error}"), None
+    return await _hand_over(channel, go, outgoing, deadline), outgoing
+
+
+async def _hand_over(
+    channel: SmsChannel | EmailChannel, go: _Go, outgoing: _Outgoing, deadline: _Deadline
+) -> Receipt | DeliveryError:
+    """``outgoing`` to the provider (or found there, after a lost answer): its answer."""
     if asyncio.get_running_loop().time() >= deadline.at:
         return deadline.missed()  # rendering blocked the loop past the deadline: do not send now
     try:
@@ -406,10 +419,11 @@ async def _answer(
 def _record(
     results: list[_Answer], now: datetime, rand: Callable[[], float], report: BatchReport
 ) -> None:
-    for row, outcome in results:
+    for row, outcome, outgoing in results:
         if isinstance(outcome, Receipt):
             row.status, row.provider_id, row.sent_at = S.SENT, outcome.provider_id, now
             row.error_code = row.error_text = ""
+            row.sent_subject, row.sent_text = _copy_of(outgoing)
             report.sent += 1
             continue
         row.error_code = outcome.code[:_ERROR_CODE_LENGTH]
@@ -432,8 +446,16 @@ def _record(
             log.warning("delivery.failed delivery_id=%s code=%s", row.id, row.error_code)
         if isinstance(outcome, RecipientOptedOutError):
             report.opted_out_patients.add(row.patient.id)
-    _save_outcomes([row for row, _ in results], rand)
-    _replan_changed([row for row, _ in results if row.status == S.SCHEDULED], now)
+    _save_outcomes([row for row, _, _ in results], rand)
+    _replan_changed([row for row, _, _ in results if row.status == S.SCHEDULED], now)
+
+
+def _copy_of(outgoing: _Outgoing | None) -> tuple[str, str]:
+    """The (subject, text) a row keeps of the message its provider accepted: the SMS body, or
+    the email's subject and plain-text part, as they were handed over (the same strings)."""
+    if isinstance(outgoing, OutgoingEmail):
+        return outgoing.subject[:_SENT_SUBJECT_LENGTH], outgoing.text
+    return ("", outgoing.body) if outgoing is not None else ("", "")
 
 
 def _replan_changed(retried: list[Row], now: datetime) -> None:

@@ -22,7 +22,8 @@ from django.utils.html import format_html
 
 from drip.catalog import clinic as clinic_facts
 from drip.catalog import versions as catalog
-from drip.core.rendering import render_email, render_sms
+from drip.core.rendering import RenderedSms, render_email, render_sms
+from drip.core.segments import count_segments
 from drip.delivery.context import context_for
 from drip.enrollment.cleaning import clean_infusions, clean_patient, clean_phone
 from drip.enrollment.service import PatientInput, enroll, set_series_size
@@ -336,30 +337,49 @@ def _consent_words(person: Patient, channel: str, records: list[ConsentRecord]) 
 
 @staff_required
 def message(request: HttpRequest, patient_id: int, delivery_id: int) -> HttpResponse:
-    """One message rendered with today's details: as the patient will see it if it has not
-    gone out, and as they saw it unless something it is rendered from changed since it went out
-    (drip keeps no copy of the sent text), which the page then says."""
+    """One message: the copy drip kept when the provider accepted it (the words the patient
+    got), or else rendered with today's details: as the patient will see it if it has not gone
+    out, and as they saw it unless something it is rendered from changed since it went out (a
+    message sent before drip kept copies), which the page then says."""
     d = get_object_or_404(
         Delivery.objects.select_related("enrollment__patient"),
         pk=delivery_id,
         enrollment__patient_id=patient_id,
     )
     person = d.enrollment.patient
-    infusions = {i.number: i for i in d.enrollment.infusions.all()}
-    context = context_for(person, series=d.enrollment, infusions=infusions, message=d)
-    version = catalog.version_by_id(d.enrollment.schedule_version_id)
-    template = catalog.template_of(version, d.message_key)
     page = {
         "patient": person,
         "delivery": d,
         "title": series.step_title(d.step_key),
         "when": words.local_time(d.due_at, person.time_zone),
         "status": words.delivery_status(d.status, d.skip_reason, d.error_code, d.error_text),
+        **(_as_sent(d) if d.sent_text else _with_todays_details(d)),
+    }
+    return render(request, "staff/message.html", page)
+
+
+def _as_sent(d: Delivery) -> dict[str, object]:
+    """The copy kept of a sent message: the SMS text, or the email's subject and plain text."""
+    if d.channel == "sms":
+        counted = count_segments(d.sent_text)
+        sms = RenderedSms(text=d.sent_text, encoding=counted.encoding, segments=counted.segments)
+        return {"as_sent": True, "sms": sms, "email": None}
+    email = {"subject": d.sent_subject, "text": d.sent_text}
+    return {"as_sent": True, "sms": None, "email": email}
+
+
+def _with_todays_details(d: Delivery) -> dict[str, object]:
+    person = d.enrollment.patient
+    infusions = {i.number: i for i in d.enrollment.infusions.all()}
+    context = context_for(person, series=d.enrollment, infusions=infusions, message=d)
+    version = catalog.version_by_id(d.enrollment.schedule_version_id)
+    template = catalog.template_of(version, d.message_key)
+    return {
+        "as_sent": False,
         "sms": render_sms(template, context) if d.channel == "sms" else None,
         "email": render_email(template, context) if d.channel == "email" else None,
         "changed": _changed_since_sent(d, version),
     }
-    return render(request, "staff/message.html", page)
 
 
 # Rows that reached (or may have reached) the patient, as drip.enrollment.service counts them.

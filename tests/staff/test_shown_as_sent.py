@@ -1,7 +1,9 @@
-"""What staff are shown of a real patient's message is what the sender sent them: the message
-page and the editor's real-patient preview fill in the same name, infusion, zone, series size,
-unsubscribe link and clinic facts (drip.delivery.context), so they cannot drift apart; and a
-message that went out says so when what it is rendered from changed after it was sent."""
+"""What staff are shown of a real patient's message is what the sender sent them: a message
+that went out shows the copy the sender kept (the words the patient got, whatever changed
+since); before it goes out, the message page and the editor's real-patient preview fill in the
+same name, infusion, zone, series size, unsubscribe link and clinic facts
+(drip.delivery.context), so they cannot drift apart; and a message sent before drip kept copies
+says so when what it is rendered from changed after it was sent."""
 
 from __future__ import annotations
 
@@ -104,7 +106,7 @@ def test_the_message_page_shows_exactly_what_the_patient_was_sent(
         page = staff.get(f"/patients/{series.patient_id}/messages/{row.pk}").content.decode()
         assert shown(page, r"<strong>Subject:</strong> (.*?)</p>") == sent["Subject"]
         plain = sent.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
-        assert shown(page, r"<pre>(.*?)</pre>") == plain
+        assert shown(page, r'<pre class="plain">(.*?)</pre>') == plain
         assert str(sent["List-Unsubscribe"]).strip(" <>") in plain  # the patient's own link
 
 
@@ -132,9 +134,72 @@ def test_the_editors_preview_for_the_patient_shows_the_text_they_were_sent(
     assert timezone.now() < series.infusions.get(number=1).starts_at
 
 
-# --- A message that went out, shown with today's details -------------------------------------
-# drip keeps no copy of the sent text: the page renders with today's schedule version, infusion
-# times and clinic settings, and says so when one of them changed after the message went out.
+# --- A message that went out with its kept copy -----------------------------------------------
+
+
+def change_everything(enrolled: Enrollment, at: datetime) -> None:
+    """Infusion 2 an hour later, a new version with other words, another clinic phone."""
+    starts = enrolled.infusions.get(number=2).starts_at.astimezone(CHICAGO).replace(tzinfo=None)
+    service.move_infusion(enrolled, 2, starts + timedelta(hours=1), now=at, actor="test")
+    other = {"email_subject": "New subject", "email_body": "New body.\n", "sms_text": "New words."}
+    version = publish_test_schedule(SCHEDULE, {"note": NOTE | other})
+    Enrollment.objects.filter(pk=enrolled.pk).update(schedule_version=version, version_moved_at=at)
+    facts = clinic.current() | {"clinic_phone": "(212) 555-0199"}
+    clinic.save(facts, on_version=clinic.newest().version, actor="test", now=at)  # type: ignore[union-attr]
+
+
+def test_a_sent_text_shows_the_words_the_patient_got_after_everything_changed(
+    staff: Client, series: Enrollment, twilio_sms, smtp_email, twilio_server
+) -> None:
+    row = series.deliveries.get(step_key="day-before-2", channel="sms")
+    send_due(row.due_at, twilio_sms, smtp_email)
+    (got,) = [r for r in twilio_server.received if r.delivery_id == row.pk]
+    change_everything(series, row.due_at + timedelta(minutes=5))
+
+    page = staff.get(f"/patients/{series.patient_id}/messages/{row.pk}").content.decode()
+    assert shown(page, r'<div class="sms"><p>(.*?)</p></div>') == got.form["Body"]
+    second = series.infusions.get(number=2).starts_at  # moved: today's copy would say so
+    assert format_when(second.astimezone(CHICAGO)) not in got.form["Body"]
+    assert "As sent: the exact text drip handed over" in words_on(page.encode())
+    assert "Shown with today's details" not in page and "New words" not in page
+
+
+def test_a_sent_email_shows_its_subject_and_plain_text_as_the_server_got_them(
+    staff: Client, series: Enrollment, twilio_sms, smtp_email, smtp_server
+) -> None:
+    row = series.deliveries.get(step_key="day-before-2", channel="email")
+    send_due(row.due_at, twilio_sms, smtp_email)
+    row.refresh_from_db()
+    (got,) = [r.message for r in smtp_server.received if r.message_id == row.provider_id]
+    change_everything(series, row.due_at + timedelta(minutes=5))
+
+    page = staff.get(f"/patients/{series.patient_id}/messages/{row.pk}").content.decode()
+    assert shown(page, r"<strong>Subject:</strong> (.*?)</p>") == got["Subject"]
+    plain = got.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
+    assert shown(page, r'<pre class="plain">(.*?)</pre>') == plain
+    assert "(312) 555-0100" in plain and "(212) 555-0199" not in page  # the phone it went with
+    said = words_on(page.encode())
+    assert "the HTML version (the same message, formatted) is not kept" in said
+    assert "<iframe" not in page and "Shown with today's details" not in page
+
+
+def test_a_message_sent_before_copies_were_kept_still_says_what_changed(
+    staff: Client, enrolled: Enrollment, clock: datetime
+) -> None:
+    """A row from before (sent, its copy empty) falls back to today's details and the notice."""
+    sent = clock + timedelta(hours=1)
+    row = sent_welcome(enrolled, sent)
+    assert Delivery.objects.get(pk=row.pk).sent_text == ""
+    save_clinic_settings(enrolled, sent + timedelta(minutes=5))
+    page = message_page(staff, row)
+    assert f"the clinic's settings changed, {LATER}" in page and "As sent" not in page
+    assert "Sample Infusion Clinic: hi Alex" in page
+
+
+# --- A message that went out without a kept copy, shown with today's details ------------------
+# Rows sent before drip kept the sent text (and rows staff marked sent) have no copy: the page
+# renders with today's schedule version, infusion times and clinic settings, and says so when
+# one of them changed after the message went out.
 
 NY = ZoneInfo("America/New_York")
 LATER = "so the patient's copy may have said something different."
