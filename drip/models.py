@@ -278,6 +278,8 @@ class Delivery(models.Model):
 
     # Rows the planner may still re-time or skip; everything else is history and never changes.
     PENDING = (Status.SCHEDULED, Status.QUEUED, Status.SKIPPED)
+    # The copy of what was sent: left out (``defer``) where many rows are read for their plan.
+    SENT_COPY = ("sent_subject", "sent_text")
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="deliveries")
     step_key = models.CharField(max_length=100)

@@ -433,7 +433,7 @@ def replan_many(enrollments: Sequence[Enrollment], *, now: datetime) -> list[Rep
     ids = [e.pk for e in series]
     # Read into dicts, not prefetched onto the caller's objects (they would go stale at once).
     rows: dict[int, list[Delivery]] = {pk: [] for pk in ids}
-    for row in Delivery.objects.filter(enrollment_id__in=ids):
+    for row in Delivery.objects.filter(enrollment_id__in=ids).defer(*Delivery.SENT_COPY):
         rows[row.enrollment_id].append(row)
     infusions: dict[int, list[Infusion]] = {pk: [] for pk in ids}
     for infusion in Infusion.objects.filter(enrollment_id__in=ids):

@@ -30,7 +30,9 @@ class TimelineEntry:
 def timeline(enrollment: Enrollment) -> list[TimelineEntry]:
     """Every delivery of ``enrollment`` ordered by due time, then step, then channel."""
     zone = ZoneInfo(enrollment.patient.time_zone)
-    rows = enrollment.deliveries.order_by("due_at", "step_key", "channel")
+    rows = enrollment.deliveries.order_by("due_at", "step_key", "channel").defer(
+        *Delivery.SENT_COPY
+    )
     return [
         TimelineEntry(
             d.due_at.astimezone(zone),
