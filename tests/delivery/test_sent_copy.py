@@ -27,17 +27,6 @@ HELLO = {
 }
 
 
-@pytest.fixture
-def send(twilio_sms, smtp_email):
-    def run(now, ids=None):
-        ids = claim_due(now, limit=1000) if ids is None else ids
-        return send_deliveries(
-            ids, now=now, sms=twilio_sms, email=smtp_email, concurrency=4, rand=lambda: 0.5
-        )
-
-    return run
-
-
 def welcome(enrolled, channel: str) -> Delivery:
     return enrolled.deliveries.get(step_key="welcome", channel=channel)
 
