@@ -620,6 +620,9 @@ class VersionMove(models.Model):
     actor = models.CharField(max_length=150)
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When a batch last ran (or the move was started or resumed): a move not done and not
+    # touched for a while is resumed by the dispatcher's tick (its task was lost).
+    touched_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Move #{self.pk} to {self.version} ({self.status})"

@@ -19,6 +19,7 @@ def _now(as_of: str | None) -> datetime:
 @app.task(name="drip.dispatch_due")
 def dispatch_due(as_of: str | None = None) -> int:
     """Claim every due delivery and enqueue sends, DRIP_SEND_BATCH ids per task."""
+    from drip.catalog.publish import stalled_moves
     from drip.delivery.dispatch import claim_due, recover_stale, settle_stranded_sms
     from drip.inbound.alerts import alert_ids_due
     from drip.inbound.replies import reply_ids_due
@@ -30,6 +31,8 @@ def dispatch_due(as_of: str | None = None) -> int:
         send_alert.delay(alert_id, as_of)
     for reply_id in reply_ids_due(now):  # staff replies held for the morning, or not enqueued
         send_staff_reply.delay(reply_id, as_of)
+    for move_id in stalled_moves(now):  # a schedule move whose next batch never came
+        move_to_version.delay(move_id, as_of)
     total = 0
     while ids := claim_due(now, limit=settings.DRIP_CLAIM_BATCH):
         for start in range(0, len(ids), settings.DRIP_SEND_BATCH):

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 
 from drip.catalog import drafts
 from drip.catalog import versions as catalog
@@ -35,6 +35,9 @@ BATCH_SIZE = 100  # series per transaction (and per task): their locks are held 
 # much later): it takes about half of what it could, and sending, on the same workers and
 # database, keeps the rest (`python -m bench editor` measures both).
 REST = 1.0
+# A move whose batches stop coming for this long is resumed by the dispatcher's tick (a batch
+# takes well under a second, its rest as long).
+STALLED_AFTER = timedelta(minutes=2)
 
 
 class NothingToPublish(DripError):
@@ -124,7 +127,22 @@ def start_move(version: ScheduleVersion, *, actor: str, now: datetime) -> Versio
     """The move of every series on an earlier version of the schedule to ``version`` (counted
     now; ``move_batch`` or ``move_all`` then carries it out)."""
     total = to_move(version).count()
-    return VersionMove.objects.create(version=version, total=total, actor=actor, started_at=now)
+    return VersionMove.objects.create(
+        version=version, total=total, actor=actor, started_at=now, touched_at=now
+    )
+
+
+def stalled_moves(now: datetime) -> list[int]:
+    """Moves not done whose batches stopped coming (a task lost with its worker, a broker down
+    when the move was started): each claimed for one resumption (touched now, compare-and-set),
+    so two dispatchers at once queue it once."""
+    stalled = Q(touched_at__lt=now - STALLED_AFTER) | Q(touched_at__isnull=True)
+    waiting = VersionMove.objects.exclude(status=VersionMove.Status.DONE).filter(stalled)
+    return [
+        pk
+        for pk in waiting.values_list("pk", flat=True)
+        if VersionMove.objects.filter(stalled, pk=pk).update(touched_at=now)
+    ]
 
 
 def to_move(version: ScheduleVersion) -> Any:
@@ -149,7 +167,9 @@ def move_batch(move_id: int, *, now: datetime, batch_size: int = BATCH_SIZE) -> 
     ids = list(to_move(move.version).order_by("pk").values_list("pk", flat=True)[:batch_size])
     with transaction.atomic():
         counts = _move(ids, move, now)
-        VersionMove.objects.filter(pk=move_id).update(**{k: F(k) + v for k, v in counts.items()})
+        VersionMove.objects.filter(pk=move_id).update(
+            touched_at=now, **{k: F(k) + v for k, v in counts.items()}
+        )
     if len(ids) < batch_size:
         VersionMove.objects.filter(pk=move_id).update(
             status=VersionMove.Status.DONE, finished_at=now

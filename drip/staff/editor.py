@@ -678,9 +678,12 @@ def publish_page(request: HttpRequest, name: str) -> HttpResponse:
 
 def _start_moving(move: VersionMove | None) -> None:
     if move is not None:
+        from drip.celery import enqueue_now
         from drip.tasks import move_to_version
 
-        transaction.on_commit(lambda: move_to_version.delay(move.pk))
+        # A broker down now must not fail the page after the publish committed: the move waits
+        # and the dispatcher's tick resumes it (publish.stalled_moves).
+        transaction.on_commit(lambda: enqueue_now(move_to_version, move.pk))
 
 
 def _published(

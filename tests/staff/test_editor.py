@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,12 +15,14 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
+from drip.catalog import drafts, publish
 from drip.catalog import versions as catalog
 from drip.catalog.clinic import current as current_clinic
 from drip.catalog.clinic import save as save_clinic
 from drip.celery import _fresh_enough_connections, app
 from drip.core.rendering import format_when
 from drip.models import Delivery, Enrollment, Patient, ScheduleDraft, ScheduleVersion, VersionMove
+from drip.tasks import dispatch_due
 from tests.staff.conftest import make_staff
 from tests.staff.test_pages import text
 from tests.support.factories import enroll_patient, mwf_infusions
@@ -497,3 +500,52 @@ def test_the_sample_series_follows_the_clinic_settings_zone_and_window(
     assert (
         "Tue Jan 12, 10:30 AM CST · Email · a-tool-not-a-magic-wand" in page
     )  # 10:00 is too early
+
+
+def test_a_move_whose_start_the_broker_missed_waits_and_the_tick_carries_it_out(
+    admin: Client, series: Enrollment, django_capture_on_commit_callbacks
+) -> None:
+    """The broker is down at publish: the page still answers (the version is published), the
+    move waits, and the dispatcher's tick resumes it once it has been still for a while."""
+    draft = open_draft(admin)
+    admin.post(f"/schedules/{NAME}/draft/steps/1", step_post(draft, 1, offset="-3d"))
+    previous, app.conf.task_always_eager = app.conf.broker_url, False
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin.post(
+                f"/schedules/{NAME}/draft/publish",
+                {"note": "a day earlier", "who_moves": "everyone", "revision": 2},
+            )
+    finally:
+        app.conf.broker_url, app.conf.task_always_eager = previous, True
+    move = VersionMove.objects.get()
+    assert response.status_code == 302 and move.status == VersionMove.Status.PENDING
+    series.refresh_from_db()
+    assert series.schedule_version.version == 1
+    started = cast(datetime, move.started_at)
+    assert publish.stalled_moves(started + timedelta(minutes=1)) == []  # not still for long
+    dispatch_due((started + publish.STALLED_AFTER + timedelta(seconds=1)).isoformat())
+    move.refresh_from_db()
+    series.refresh_from_db()
+    assert (move.status, move.moved, series.schedule_version.version) == ("done", 1, 2)
+    page = text(admin.get(f"/schedules/{NAME}/moves/{move.pk}"))
+    assert "Done: 1 of 1 patient moved to version 2" in page
+
+
+def test_a_stalled_move_is_resumed_once_however_many_ticks_ask(
+    series: Enrollment, shipped: ScheduleVersion
+) -> None:
+    now = timezone.now()
+    draft = drafts.start(NAME, actor="ada", now=now)
+    spec = drafts.without_step(draft.spec, 5)
+    draft = drafts.save(draft, revision=draft.revision, actor="ada", now=now, spec=spec)
+    _, move = publish.publish_draft(
+        draft, revision=draft.revision, note="", who_moves=publish.EVERYONE, actor="ada", now=now
+    )
+    assert move is not None
+    later = now + publish.STALLED_AFTER + timedelta(seconds=1)
+    assert publish.stalled_moves(later) == [move.pk]
+    assert publish.stalled_moves(later) == []  # the second dispatcher finds it claimed
+    publish.move_all(move.pk, now=later)
+    assert publish.stalled_moves(later + 2 * publish.STALLED_AFTER) == []  # done: never again
