@@ -114,7 +114,7 @@ def test_an_sms_twilio_took_before_our_timeout_is_recorded_not_sent_again(
             rand=lambda: 0.0,
         )
         row = welcome(e, "sms")
-        assert (row.status, row.error_code) == (S.SCHEDULED, "timeout")
+        assert (row.status, row.error_code, row.sent_text) == (S.SCHEDULED, "timeout", "")
         (taken,) = twilio_server.received
         send_deliveries(
             claim_due(row.due_at, limit=10),
@@ -128,6 +128,7 @@ def test_an_sms_twilio_took_before_our_timeout_is_recorded_not_sent_again(
     row.refresh_from_db()
     assert (row.status, row.provider_id) == (S.SENT, taken.sid)
     assert len(twilio_server.received) == 1  # the patient got it once
+    assert row.sent_text == taken.form["Body"]  # the copy kept is the one Twilio holds
 
 
 def test_transient_errors_fail_after_the_last_attempt(now, send, twilio_server, settings):

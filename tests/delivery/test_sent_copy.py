@@ -9,11 +9,9 @@ import logging
 import pytest
 
 from drip.delivery.dispatch import claim_due
-from drip.delivery.sender import send_deliveries
 from drip.enrollment.service import mark_infusion
 from drip.models import SENT_SUBJECT_LENGTH, Delivery
 from tests.support.factories import TEST_MESSAGES, enroll_patient, publish_test_schedule
-from tests.support.fixtures import make_twilio_sms
 from tests.support.smtp_server import NO_SUCH_USER
 
 pytestmark = pytest.mark.django_db
@@ -89,34 +87,6 @@ def test_a_render_failure_keeps_nothing(now, send, twilio_server):
     send(now)
     row = welcome(e, "sms")
     assert (row.status, row.error_code, row.sent_text) == (S.FAILED, "render", "")
-
-
-def test_a_text_twilio_took_before_our_timeout_keeps_the_copy_twilio_has(
-    now, twilio_server, smtp_email
-):
-    """Recorded on the retry's look-up, not sent again: the copy is the body Twilio holds."""
-    e = enroll_patient(now)
-    twilio_server.fail_next(1, 201, None, delay_s=1.5, accept_first=True)  # taken, answer too late
-    twilio_server.clock = now.timestamp
-    quick = make_twilio_sms(twilio_server, timeout_s=0.3)
-    try:
-        send_deliveries(
-            claim_due(now, limit=10), now=now, sms=quick, email=smtp_email, concurrency=2
-        )
-        row = welcome(e, "sms")
-        assert (row.status, row.error_code, row.sent_text) == (S.SCHEDULED, "timeout", "")
-        send_deliveries(
-            claim_due(row.due_at, limit=10),
-            now=row.due_at,
-            sms=quick,
-            email=smtp_email,
-            concurrency=2,
-        )
-    finally:
-        quick.close()
-    (taken,) = twilio_server.received
-    row = welcome(e, "sms")
-    assert (row.status, row.provider_id, row.sent_text) == (S.SENT, taken.sid, taken.form["Body"])
 
 
 def test_a_subject_longer_than_its_column_is_cut_and_the_outcomes_are_recorded(
