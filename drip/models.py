@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 
-from drip.core.planner import InfusionStatus, SkipReason
+from drip.core.planner import InfusionStatus, PatientPrefs, SkipReason
 from drip.core.schedule import Channel
 
 
@@ -165,6 +165,15 @@ class Patient(Reachable, models.Model):
     def __str__(self) -> str:  # ids only: names and contacts stay out of logs and admin titles
         return f"Patient #{self.pk}"
 
+    def prefs(self) -> PatientPrefs:
+        """What the planner needs of the patient: their zone, the channels they consented to
+        and can be reached on, the ones they opted out of."""
+        return PatientPrefs(
+            self.time_zone,
+            channels=frozenset(c for c in Channel if self.has_consent(c) and self.contact(c)),
+            opted_out=frozenset(c for c in Channel if self.opted_out_at(c)),
+        )
+
 
 class ConsentText(models.Model):
     """The consent wording shown at enrollment, per channel, versioned: a change of wording is a
@@ -278,6 +287,8 @@ class Delivery(models.Model):
 
     # Rows the planner may still re-time or skip; everything else is history and never changes.
     PENDING = (Status.SCHEDULED, Status.QUEUED, Status.SKIPPED)
+    # Rows that reached (or may have reached) the patient: they count against the caps.
+    WENT_OUT = (Status.SENDING, Status.SENT, Status.DELIVERED, Status.UNDELIVERED)
     # The copy of what was sent: left out (``defer``) where many rows are read for their plan.
     SENT_COPY = ("sent_subject", "sent_text")
 

@@ -23,7 +23,6 @@ from drip.catalog import versions as catalog
 from drip.core.planner import (
     InfusionSlot,
     InfusionStatus,
-    PatientPrefs,
     PlannedDelivery,
     Sent,
     Series,
@@ -34,7 +33,6 @@ from drip.models import Delivery, Enrollment, Infusion, ScheduleVersion
 
 S = Delivery.Status
 MOVING = (Enrollment.Status.ACTIVE, Enrollment.Status.PAUSED)
-_WENT_OUT = (S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED)
 _PART = {"email": ("email_subject", "email_body"), "sms": ("sms_text",)}
 
 
@@ -196,16 +194,11 @@ def _series_impact(
 ) -> SeriesImpact:
     patient = enrollment.patient
     history = [
-        Sent(Channel(d.channel), (d.sent_at or d.due_at) if d.status in _WENT_OUT else None,
+        Sent(Channel(d.channel), (d.sent_at or d.due_at) if d.status in Delivery.WENT_OUT else None,
              d.step_key)
         for d in rows
         if d.status not in Delivery.PENDING
     ] + others  # fmt: skip
-    prefs = PatientPrefs(
-        patient.time_zone,
-        channels=frozenset(c for c in Channel if patient.has_consent(c) and patient.contact(c)),
-        opted_out=frozenset(c for c in Channel if patient.opted_out_at(c)),
-    )
     series = Series(
         enrollment.enrolled_at,
         tuple(sorted(infusions, key=lambda s: s.number)),
@@ -213,7 +206,8 @@ def _series_impact(
         enrollment.status,
     )
     planned = {
-        (p.step_key, p.channel.value): p for p in plan(schedule, series, prefs, now, history)
+        (p.step_key, p.channel.value): p
+        for p in plan(schedule, series, patient.prefs(), now, history)
     }
     pending = {(d.step_key, d.channel): d for d in rows if d.status in Delivery.PENDING}
     found = SeriesImpact(

@@ -22,7 +22,6 @@ from drip.catalog import versions as catalog
 from drip.core.planner import (
     InfusionSlot,
     InfusionStatus,
-    PatientPrefs,
     PlannedDelivery,
     Sent,
     Series,
@@ -562,20 +561,10 @@ def _write_changes(changes: Sequence[tuple[Delivery, dict[str, object]]]) -> set
 def _plan(
     enrollment: Enrollment, infusions: Iterable[Infusion], now: datetime, history: list[Sent]
 ) -> list[PlannedDelivery]:
-    patient = enrollment.patient
     schedule = clinic.bounded(catalog.schedule_of(enrollment.schedule_version))
     slots = tuple(InfusionSlot(i.number, i.starts_at, InfusionStatus(i.status)) for i in infusions)
-    prefs = PatientPrefs(
-        patient.time_zone,
-        channels=frozenset(c for c in Channel if patient.has_consent(c) and patient.contact(c)),
-        opted_out=frozenset(c for c in Channel if patient.opted_out_at(c)),
-    )
     series = Series(enrollment.enrolled_at, slots, enrollment.series_size, enrollment.status)
-    return plan(schedule, series, prefs, now, history)
-
-
-# Rows that reached (or may have reached) the patient: they count against the caps.
-_WENT_OUT = (S.SENDING, S.SENT, S.DELIVERED, S.UNDELIVERED)
+    return plan(schedule, series, enrollment.patient.prefs(), now, history)
 
 
 def _history(rows: Iterable[Delivery], elsewhere: Iterable[Sent]) -> list[Sent]:
@@ -584,7 +573,7 @@ def _history(rows: Iterable[Delivery], elsewhere: Iterable[Sent]) -> list[Sent]:
     history = [
         Sent(
             Channel(d.channel),
-            (d.sent_at or d.due_at) if d.status in _WENT_OUT else None,
+            (d.sent_at or d.due_at) if d.status in Delivery.WENT_OUT else None,
             d.step_key,
         )
         for d in rows

@@ -382,8 +382,6 @@ def _with_todays_details(d: Delivery) -> dict[str, object]:
     }
 
 
-# Rows that reached (or may have reached) the patient, as drip.enrollment.service counts them.
-_WENT_OUT = (D.SENDING, D.SENT, D.DELIVERED, D.UNDELIVERED)
 _INFUSION_CHANGED = {
     AuditEvent.Event.INFUSION_MOVED: "was moved",
     AuditEvent.Event.INFUSION_ADDED: "was added",
@@ -395,7 +393,7 @@ def _changed_since_sent(d: Delivery, version: ScheduleVersion) -> str:
     ("" if nothing it is rendered from changed after it went out, or it has not): a move to
     another schedule version, its infusion's time (moved, or booked after), the clinic's facts.
     At most two queries."""
-    if d.status not in _WENT_OUT:
+    if d.status not in Delivery.WENT_OUT:
         return ""
     sent = d.sent_at or d.due_at
     series = d.enrollment
