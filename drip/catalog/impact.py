@@ -29,6 +29,7 @@ from drip.core.planner import (
     plan,
 )
 from drip.core.schedule import Channel, Schedule
+from drip.enrollment.service import history_of
 from drip.models import Delivery, Enrollment, Infusion, ScheduleVersion
 
 S = Delivery.Status
@@ -193,12 +194,7 @@ def _series_impact(
     wording: _Wording,
 ) -> SeriesImpact:
     patient = enrollment.patient
-    history = [
-        Sent(Channel(d.channel), (d.sent_at or d.due_at) if d.status in Delivery.WENT_OUT else None,
-             d.step_key)
-        for d in rows
-        if d.status not in Delivery.PENDING
-    ] + others  # fmt: skip
+    history = history_of(rows, others)
     series = Series(
         enrollment.enrolled_at,
         tuple(sorted(infusions, key=lambda s: s.number)),

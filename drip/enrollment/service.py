@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Protocol, cast
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
@@ -65,6 +65,7 @@ __all__ = [
     "record_opt_in",
     "replan",
     "replan_many",
+    "history_of",
     "replan_series",
     "timeline",
     "TimelineEntry",
@@ -443,7 +444,7 @@ def replan_many(enrollments: Sequence[Enrollment], *, now: datetime) -> list[Rep
     counts: list[Counter[str]] = []
     for enrollment in series:
         existing = {(d.step_key, d.channel): d for d in rows[enrollment.pk]}
-        history = _history(existing.values(), elsewhere.get(enrollment.patient_id, ()))
+        history = history_of(existing.values(), elsewhere.get(enrollment.patient_id, ()))
         plans = _plan(enrollment, infusions[enrollment.pk], now, history)
         planned = {(p.step_key, p.channel.value): _row_fields(p) for p in plans}
         steps = catalog.schedule_of(enrollment.schedule_version).steps_by_key
@@ -480,7 +481,7 @@ def _plan_new_series(enrollment: Enrollment, now: datetime, *, returning: bool) 
     """Plan a series just created (no rows yet): what :func:`replan` does, without reading back
     what was just written. A returning patient's earlier series count against the caps."""
     elsewhere = _sent_elsewhere([enrollment]).get(enrollment.patient_id, ()) if returning else ()
-    history = _history((), elsewhere)
+    history = history_of((), elsewhere)
     Delivery.objects.bulk_create(
         Delivery(
             enrollment=enrollment, step_key=p.step_key, channel=p.channel.value, **_row_fields(p)
@@ -567,7 +568,22 @@ def _plan(
     return plan(schedule, series, enrollment.patient.prefs(), now, history)
 
 
-def _history(rows: Iterable[Delivery], elsewhere: Iterable[Sent]) -> list[Sent]:
+class SeriesRow(Protocol):
+    """A delivery row as the caps read it (a Delivery, or the impact's lighter tuple)."""
+
+    @property
+    def channel(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def step_key(self) -> str: ...
+    @property
+    def due_at(self) -> datetime: ...
+    @property
+    def sent_at(self) -> datetime | None: ...
+
+
+def history_of(rows: Iterable[SeriesRow], elsewhere: Iterable[Sent]) -> list[Sent]:
     """What counts against the caps besides this plan: this series' rows that went out (or
     failed: never planned again) and every message of the patient's other series."""
     history = [
